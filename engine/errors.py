@@ -1,0 +1,29 @@
+"""The one error type for bad input files.
+
+Every reader raises :class:`SkeletonFileError` for anything wrong with a user's file (truncated,
+wrong joint count, not a number, NaN/inf, empty, unknown format). It names the file, where in the
+file the problem is (a line, a field or a key) and what is wrong, so the CLI can print one line and
+the GUI can show it without a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+class SkeletonFileError(ValueError):
+    """A skeleton file that cannot be read.
+
+    Args:
+        path: the file.
+        reason: what is wrong, in words a user understands.
+        where: the line (``"line 12"``), field or key the problem is in; empty when it is the file
+            as a whole.
+    """
+
+    def __init__(self, path: str | os.PathLike, reason: str, where: str = "") -> None:
+        self.path = str(path)
+        self.reason = reason
+        self.where = where
+        location = f"{self.path}: {where}" if where else self.path
+        super().__init__(f"{location}: {reason}")
