@@ -1,4 +1,4 @@
-"""The one error type for bad input files.
+"""Errors a user can act on, printed as one line by the CLI and shown by the GUI.
 
 Every reader raises :class:`SkeletonFileError` for anything wrong with a user's file (truncated,
 wrong joint count, not a number, NaN/inf, empty, unknown format). It names the file, where in the
@@ -11,7 +11,12 @@ from __future__ import annotations
 import os
 
 
-class SkeletonFileError(ValueError):
+class ZsarError(Exception):
+    """Base of every error caused by the user's input or environment (a bad file, a missing model,
+    a wrong option): the CLI prints its message on one line, no traceback, and exits non-zero."""
+
+
+class SkeletonFileError(ZsarError, ValueError):
     """A skeleton file that cannot be read.
 
     Args:

@@ -1,1 +1,3 @@
-"""Skeleton model: joint layouts and their mapping to NTU-25, graphs, preprocessing (numpy only)."""
+"""Skeleton model: joint layouts and their mapping to NTU-25, geometry, preprocessing (numpy only)."""
+
+from engine.skeleton import bvh_layouts  # noqa: F401  (registers the name-based BVH layout)

@@ -1,0 +1,1 @@
+"""One module per ``zsar`` subcommand; each has ``add_parser(subparsers)``."""

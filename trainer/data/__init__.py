@@ -1,0 +1,1 @@
+"""Datasets, their locations and splits (the benchmark side of the data layer)."""
