@@ -32,3 +32,18 @@ class SkeletonFileError(ZsarError, ValueError):
         self.where = where
         location = f"{self.path}: {where}" if where else self.path
         super().__init__(f"{location}: {reason}")
+
+
+class ModelFileError(ZsarError, ValueError):
+    """A bundle or checkpoint that cannot be used: damaged, truncated, unsafe, or made for
+    something else. Names the file and what is wrong with it."""
+
+    def __init__(self, path: str | os.PathLike, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class TextEncoderError(ZsarError, RuntimeError):
+    """A text encoder that cannot be loaded or asked (missing weights offline, a wrong checkpoint,
+    a text a pre-computed table does not hold). The message says what to do."""

@@ -106,3 +106,119 @@ def from_nctvm(x: np.ndarray) -> np.ndarray:
     if x.ndim != 5:
         raise ValueError(f"expected (N, C, T, V, M), got {x.shape}")
     return np.ascontiguousarray(x.transpose(0, 2, 4, 3, 1))
+
+
+def _clean(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+@dataclass(frozen=True)
+class ClassSet:
+    """The actions a user asks about: names, and optionally one description per name.
+
+    A class set can change at any moment (open vocabulary, DESIGN.md section 2). It is a value:
+    two sets with the same names and descriptions are equal and share :attr:`key`, which caches
+    (text embeddings, refitted classifiers) are keyed by.
+
+    Attributes:
+        names: action names, unique, non-empty, in the user's order (the index is the class id).
+        descriptions: empty, or one text per name (``""`` where there is none).
+    """
+
+    names: tuple[str, ...]
+    descriptions: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        names = tuple(_clean(n) for n in self.names)
+        descriptions = tuple(_clean(d or "") for d in self.descriptions)
+        if not names:
+            raise ValueError("a class set needs at least one action name")
+        if any(not n for n in names):
+            raise ValueError("action names must not be empty")
+        seen: set[str] = set()
+        dupes = [n for n in names if n.lower() in seen or seen.add(n.lower())]
+        if dupes:
+            raise ValueError(f"action names must be unique: {', '.join(sorted(set(dupes)))} repeated")
+        if descriptions and len(descriptions) != len(names):
+            raise ValueError(f"{len(descriptions)} descriptions for {len(names)} names")
+        object.__setattr__(self, "names", names)
+        object.__setattr__(self, "descriptions", descriptions if any(descriptions) else ())
+
+    @classmethod
+    def parse(cls, text: str) -> "ClassSet":
+        """``"wave; clap: hands meet in front of the chest; squat"`` -> a class set.
+
+        Names are separated by ``;`` or new lines; ``name: description`` gives a description.
+        """
+        names, descriptions = [], []
+        for part in text.replace("\n", ";").split(";"):
+            if not part.strip():
+                continue
+            name, _, description = part.partition(":")
+            names.append(name)
+            descriptions.append(description)
+        return cls(tuple(names), tuple(descriptions))
+
+    @classmethod
+    def from_dataset(cls, dataset: str, ids: "list[int] | tuple[int, ...] | None" = None) -> "ClassSet":
+        """The class names of a dataset (``assets/classes``), or the ``ids`` subset in that order."""
+        from engine.assets import class_names
+
+        names = class_names(dataset)
+        return cls(tuple(names if ids is None else (names[i] for i in ids)))
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def description(self, i: int) -> str:
+        return self.descriptions[i] if self.descriptions else ""
+
+    @property
+    def key(self) -> str:
+        """A short stable digest of names and descriptions (cache key)."""
+        import hashlib
+
+        blob = "\x1f".join(self.names) + "\x1e" + "\x1f".join(self.descriptions)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"names": list(self.names), "descriptions": list(self.descriptions)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ClassSet":
+        return cls(tuple(d["names"]), tuple(d.get("descriptions") or ()))
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the recognizer says about one window of frames.
+
+    Attributes:
+        names: class names, best first (all classes of the set, or the top k).
+        probabilities: probability of each name in ``names`` (sums to 1 over the whole set).
+        latency_ms: time from the window being complete to this prediction (preprocessing,
+            encoder, scoring), in milliseconds.
+        window: ``(first, last)`` frame index of the window, counted from the stream's start.
+        person: False when the window held no person: ``names`` is then empty.
+        class_set_key: :attr:`ClassSet.key` of the set that answered.
+    """
+
+    names: tuple[str, ...]
+    probabilities: tuple[float, ...]
+    latency_ms: float
+    window: tuple[int, int]
+    person: bool = True
+    class_set_key: str = ""
+
+    @property
+    def top(self) -> tuple[str, float] | None:
+        return (self.names[0], self.probabilities[0]) if self.names else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ranked": [{"name": n, "probability": round(float(p), 6)} for n, p in zip(self.names, self.probabilities)],
+            "latency_ms": round(self.latency_ms, 3),
+            "window": list(self.window),
+            "person": self.person,
+            "class_set_key": self.class_set_key,
+        }
