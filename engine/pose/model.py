@@ -30,6 +30,7 @@ from http.client import HTTPException
 from pathlib import Path
 from typing import Callable
 
+from engine.cache import cache_dir
 from engine.errors import ZsarError
 from engine.io.atomic import atomic_write_bytes, atomic_write_text
 from engine.pose import task_builder
@@ -80,16 +81,6 @@ class PoseModelUnavailable(PoseModelError):
 # ---------------------------------------------------------------------------------------------
 # Where
 # ---------------------------------------------------------------------------------------------
-def cache_dir() -> Path:
-    """The project's cache root: ``$ZSAR_CACHE``, ``$XDG_CACHE_HOME/zsar-studio`` or
-    ``~/.cache/zsar-studio``."""
-    if os.environ.get("ZSAR_CACHE"):
-        return Path(os.environ["ZSAR_CACHE"]).expanduser()
-    if os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "zsar-studio"
-    return Path.home() / ".cache" / "zsar-studio"
-
-
 def cached_model_path() -> Path:
     """Where the provisioned model lives (whether or not it exists yet)."""
     return cache_dir() / "pose" / MODEL_FILENAME

