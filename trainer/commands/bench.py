@@ -3,6 +3,7 @@
 ``zsar bench io``: sequences per second for reading every file of a dataset and for preprocessing
 what was read, and the total (the foundation target: all 861 UTD-MHAD files read and preprocessed
 in under 10 s on a 2-core CPU).
+``zsar bench recognizer``: see :mod:`trainer.commands.bench_recognizer`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from trainer.data.locations import DATASET_FILES, dataset_files
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="print speed figures (io)")
+    p = sub.add_parser("bench", help="print speed figures (io, recognizer)")
     bench_sub = p.add_subparsers(dest="bench", metavar="WHAT", required=True)
     io = bench_sub.add_parser("io", help="reading and preprocessing throughput on a dataset")
     io.add_argument("--dataset", default="utd_mhad", choices=sorted(DATASET_FILES) + ["all"])
@@ -27,6 +28,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     io.add_argument("--window", type=int, default=64, help="frames after preprocessing")
     io.add_argument("--json", action="store_true", help="print one JSON object")
     io.set_defaults(func=run_io)
+    rec = bench_sub.add_parser("recognizer", help="per-window latency of the streaming recognizer, class-set switch")
+    rec.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    rec.add_argument("--windows", type=int, default=40, help="timed windows per encoder (after 5 warm-up)")
+    rec.add_argument("--encoder", action="append", help="encoder config name (default: every one in assets)")
+    rec.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
+    rec.add_argument("--json", action="store_true", help="print one JSON object")
+    rec.set_defaults(func=run_recognizer)
 
 
 def bench_io(dataset: str, data_root: str | None, styles: list[str], window: int) -> dict[str, Any]:
@@ -72,4 +80,13 @@ def run_io(args: argparse.Namespace) -> int:
             f"{r['read_seq_per_s']:>12,.0f}  {pre}"
         )
         print(f"{'':<11}read + slowest preprocessing: {r['read_and_preprocess_s']:.2f} s")
+    return 0
+
+
+def run_recognizer(args: argparse.Namespace) -> int:
+    from engine.device import resolve_device
+    from trainer.commands.bench_recognizer import bench_recognizer, format_text
+
+    r = bench_recognizer(str(resolve_device(args.device)), args.windows, args.encoder, args.threads)
+    print(json.dumps(r, indent=2) if args.json else format_text(r))
     return 0
