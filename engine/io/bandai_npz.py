@@ -26,7 +26,7 @@ import numpy as np
 
 from engine.errors import SkeletonFileError
 from engine.io.base import SkeletonCollection, SkeletonFormat, check_finite, register_format, require_file
-from engine.io.names import label_from_name
+from engine.io.names import label_fields, label_from_name
 from engine.skeleton.layouts import BANDAI22_JOINTS, BANDAI22_PARENTS, to_ntu25
 from engine.types import SkeletonSequence
 
@@ -208,9 +208,7 @@ class _BandaiFile:
             source_layout=LAYOUT,
             name=name,
             path=str(self.path),
-            label=named.label if named else None,
-            label_id=named.label_id if named else None,
-            dataset=named.dataset if named else None,
+            **label_fields(named),
             meta=meta,
         )
 

@@ -108,6 +108,22 @@ def require_file(path: Path) -> None:
         raise SkeletonFileError(path, "file is empty")
 
 
+def text_lines(path: str | os.PathLike, text: str) -> list[str]:
+    """The lines of a text file without its trailing blank lines; an error if nothing else is left.
+
+    Trailing blank lines are harmless; dropping them first makes a truncated file read as "ends
+    early" instead of "found 0 numbers" on the last, empty, line.
+    """
+    lines = text.split("\n")
+    n = len(lines)
+    while n and not lines[n - 1].strip():
+        n -= 1
+    del lines[n:]
+    if not lines:
+        raise SkeletonFileError(path, "file holds only blank lines")
+    return lines
+
+
 def check_finite(path: str | os.PathLike, values: np.ndarray, where: str = "") -> None:
     """Raise if any value is NaN or infinite, naming the first bad position."""
     bad = ~np.isfinite(values)

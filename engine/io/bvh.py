@@ -34,7 +34,7 @@ import numpy as np
 
 from engine.errors import SkeletonFileError
 from engine.io.base import SkeletonCollection, SkeletonFormat, check_finite, register_format, require_file
-from engine.io.names import label_from_name
+from engine.io.names import label_fields, label_from_name
 from engine.skeleton.bvh_layouts import match_bvh_skeleton
 from engine.skeleton.layouts import to_ntu25
 from engine.types import SkeletonSequence
@@ -524,9 +524,7 @@ def read_bvh(path: str | os.PathLike, units: str | float = "auto") -> SkeletonSe
         source_layout=layout,
         name=p.stem,
         path=str(p),
-        label=named.label if named else None,
-        label_id=named.label_id if named else None,
-        dataset=named.dataset if named else None,
+        **label_fields(named),
         meta=meta,
     )
 

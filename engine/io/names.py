@@ -21,6 +21,14 @@ class NameLabel:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+def label_fields(named: NameLabel | None) -> dict[str, Any]:
+    """The ``label``, ``label_id`` and ``dataset`` fields of a :class:`SkeletonSequence` (all None
+    when the name told nothing)."""
+    if named is None:
+        return {"label": None, "label_id": None, "dataset": None}
+    return {"label": named.label, "label_id": named.label_id, "dataset": named.dataset}
+
+
 # NTU RGB+D: SsssCcccPpppRrrrAaaa (setup, camera, performer, replication, action; 1-based).
 _NTU = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
 # UTD-MHAD: aA_sS_tT_skeleton

@@ -46,8 +46,8 @@ import numpy as np
 
 from engine.errors import SkeletonFileError
 from engine.io.atomic import atomic_write_text
-from engine.io.base import SkeletonCollection, SkeletonFormat, register_format, require_file
-from engine.io.names import label_from_name
+from engine.io.base import SkeletonCollection, SkeletonFormat, register_format, require_file, text_lines
+from engine.io.names import label_fields, label_from_name
 from engine.types import NUM_JOINTS, SkeletonSequence
 
 log = logging.getLogger(__name__)
@@ -218,15 +218,8 @@ def _count_at(path: Path, lines: list[str], i: int, what: str) -> int:
 
 
 def _parse(path: Path, text: str) -> _Parsed:
-    lines = text.split("\n")
-    # Trailing blank lines are harmless; dropping them first makes a truncated file read as
-    # "ends early" instead of "found 0 numbers" on the last, empty, line.
+    lines = text_lines(path, text)
     n = len(lines)
-    while n and not lines[n - 1].strip():
-        n -= 1
-    del lines[n:]
-    if not lines:
-        raise SkeletonFileError(path, "file holds only blank lines")
 
     num_frames = _count_at(path, lines, 0, "the frame count")
     if num_frames == 0:
@@ -528,9 +521,7 @@ def read_ntu_skeleton(
         source_layout="ntu25",
         name=p.name[: -len(".skeleton")] if p.name.lower().endswith(".skeleton") else p.stem,
         path=str(p),
-        label=named.label if named else None,
-        label_id=named.label_id if named else None,
-        dataset=named.dataset if named else None,
+        **label_fields(named),
         confidence=confidence,
         meta=meta,
     )

@@ -24,7 +24,7 @@ import numpy as np
 from engine.assets import class_names
 from engine.errors import SkeletonFileError
 from engine.io.base import SkeletonCollection, SkeletonFormat, check_finite, register_format, require_file
-from engine.io.names import NameLabel, label_from_name
+from engine.io.names import NameLabel, label_fields, label_from_name
 from engine.skeleton.layouts import to_ntu25
 from engine.types import SkeletonSequence
 
@@ -181,9 +181,7 @@ def read_nw_ucla(path: str | os.PathLike) -> SkeletonSequence:
         source_layout=LAYOUT,
         name=p.stem,
         path=str(p),
-        label=named.label if named else None,
-        label_id=named.label_id if named else None,
-        dataset=named.dataset if named else None,
+        **label_fields(named),
         meta=meta,
     )
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from engine.assets import class_names
 from engine.errors import SkeletonFileError
-from engine.io.base import SkeletonCollection, SkeletonFormat, register_format, require_file
+from engine.io.base import SkeletonCollection, SkeletonFormat, register_format, require_file, text_lines
 from engine.io.ntu_skeleton import (
     MAX_ABS_METRES,
     decode_ascii,
@@ -76,13 +76,7 @@ def find_label_file(path: str | os.PathLike) -> Path | None:
 
 def _read_frames(path: Path) -> np.ndarray:
     """float32 ``(T, 2, 25, 3)`` from the skeleton file."""
-    lines = decode_ascii(path, read_bytes(path)).split("\n")
-    n = len(lines)
-    while n and not lines[n - 1].strip():
-        n -= 1
-    del lines[n:]
-    if not lines:
-        raise SkeletonFileError(path, "file holds only blank lines")
+    lines = text_lines(path, decode_ascii(path, read_bytes(path)))
     # A blank line inside would silently shift every later frame against the label file's numbers.
     for i, line in enumerate(lines):
         if not line.strip():

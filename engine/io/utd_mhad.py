@@ -19,7 +19,7 @@ from scipy.io.matlab import MatReadError
 
 from engine.errors import SkeletonFileError
 from engine.io.base import SkeletonCollection, SkeletonFormat, check_finite, register_format, require_file
-from engine.io.names import label_from_name
+from engine.io.names import label_fields, label_from_name
 from engine.skeleton.layouts import to_ntu25
 from engine.types import SkeletonSequence
 
@@ -108,9 +108,7 @@ def read_utd_mhad(path: str | os.PathLike) -> SkeletonSequence:
         source_layout=LAYOUT,
         name=p.stem,
         path=str(p),
-        label=named.label if named else None,
-        label_id=named.label_id if named else None,
-        dataset=named.dataset if named else None,
+        **label_fields(named),
         meta=dict(named.meta) if named else {},
     )
 
