@@ -1,18 +1,34 @@
 """Zero-shot alignment methods, one file each, registered in :data:`METHODS`.
 
-Public verbs (open_clip style): :func:`list_methods`, :func:`create_method`.
+Public verbs (open_clip style)::
+
+    list_methods()                                   # ['cada_vae', 'contrastive', 'naive_alignment', ...]
+    create_method("sa_dvae", {"latent_size": 160}, feature_dim=256, text_dim=1024)
+    key, config, doc = load_method_config("sa_dvae.ntu60_synse")   # assets/configs/methods/*.json
+    method_config_names()                            # the JSON configs shipped in assets
+
+A method config file is ``{"method": KEY, "source": "...", "config": {...}, "gate": {...},
+"paper": {...}}``: the paper's hyperparameters with where they come from, the GZSL gate's fixed
+threshold / temperature (null: searched on the validation fold) and the published numbers.
 """
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
 from typing import Any
 
+from engine.assets import asset_path
 from engine.registry import Registry
 
 METHODS: Registry = Registry("method")
 
-from engine.methods import contrastive  # noqa: E402,F401  (registers its entry)
+# The entry modules register themselves with @METHODS.register (imported after it exists).
+from engine.methods import cada_vae, contrastive, sa_dvae  # noqa: E402,F401
 from engine.methods.base import MethodConfig, ZeroShotMethod  # noqa: E402
+
+CONFIG_DIR = asset_path("configs", "methods")
 
 
 def list_methods() -> list[str]:
@@ -30,4 +46,58 @@ def create_method(
     return cls(config, feature_dim, text_dim)
 
 
-__all__ = ["METHODS", "MethodConfig", "ZeroShotMethod", "create_method", "list_methods"]
+def method_config_names() -> list[str]:
+    """Names of the JSON method configs in ``assets/configs/methods`` (without ``.json``), e.g.
+    ``"sa_dvae.ntu60_synse"``."""
+    return sorted(p.name[: -len(".json")] for p in CONFIG_DIR.glob("*.json"))
+
+
+def load_method_config(name_or_path: str | os.PathLike) -> tuple[str, MethodConfig, dict[str, Any]]:
+    """Read a method config file.
+
+    Args:
+        name_or_path: a name from :func:`method_config_names` (``"sa_dvae.ntu60_synse"``) or a path
+            to a JSON file of the same form.
+
+    Returns:
+        ``(registry key, config dataclass, the rest of the document)``: the rest holds ``source``,
+        ``gate``, ``paper`` and any notes; ``create_method(key, config, D, D_t)`` builds the method.
+
+    Raises:
+        FileNotFoundError: no such config.
+        ValueError: the file is not such a config (bad JSON, unknown method or field).
+    """
+    text = str(name_or_path)
+    path = Path(text)
+    if not (text.endswith(".json") and path.exists()):
+        path = CONFIG_DIR / f"{text}.json"
+        if not path.exists():
+            known = ", ".join(method_config_names())
+            raise FileNotFoundError(f"no method config {text!r} (known: {known})")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(doc, dict) or "method" not in doc or not isinstance(doc.get("config", {}), dict):
+        raise ValueError(f"{path}: a method config needs 'method' (a registry key) and a 'config' object")
+    key = doc["method"]
+    if key not in METHODS:
+        raise ValueError(f"{path}: unknown method {key!r} (known: {', '.join(list_methods())})")
+    try:
+        config = METHODS.get(key).config_cls.from_dict(doc.get("config") or {})
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    rest = {k: v for k, v in doc.items() if k not in ("method", "config")}
+    return key, config, rest
+
+
+__all__ = [
+    "CONFIG_DIR",
+    "METHODS",
+    "MethodConfig",
+    "ZeroShotMethod",
+    "create_method",
+    "list_methods",
+    "load_method_config",
+    "method_config_names",
+]

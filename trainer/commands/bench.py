@@ -4,6 +4,7 @@
 what was read, and the total (the foundation target: all 861 UTD-MHAD files read and preprocessed
 in under 10 s on a 2-core CPU).
 ``zsar bench recognizer``: see :mod:`trainer.commands.bench_recognizer`.
+``zsar bench train-step``: see :mod:`trainer.commands.bench_train`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from trainer.data.locations import DATASET_FILES, dataset_files
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="print speed figures (io, recognizer)")
+    p = sub.add_parser("bench", help="print speed figures (io, recognizer, train-step)")
     bench_sub = p.add_subparsers(dest="bench", metavar="WHAT", required=True)
     io = bench_sub.add_parser("io", help="reading and preprocessing throughput on a dataset")
     io.add_argument("--dataset", default="utd_mhad", choices=sorted(DATASET_FILES) + ["all"])
@@ -35,6 +36,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     rec.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
     rec.add_argument("--json", action="store_true", help="print one JSON object")
     rec.set_defaults(func=run_recognizer)
+    ts = bench_sub.add_parser("train-step", help="training iterations per second of a method; --pipeline: whole run")
+    ts.add_argument("--method", default="sa_dvae", help="method registry key (its <key>.ntu60_synse config) ...")
+    ts.add_argument("--method-config", help="... or a method config name / path")
+    ts.add_argument("--iterations", type=int, default=2500, help="iterations to time (rounded to whole epochs)")
+    ts.add_argument("--pipeline", action="store_true",
+                    help="also time embed_texts + fit_alignment + evaluate on synthetic NTU-60 55/5-scale features")
+    ts.add_argument("--epochs", type=int, help="--pipeline: override the config's cycles")
+    ts.add_argument("--device", default="cpu")
+    ts.add_argument("--json", action="store_true", help="print one JSON object")
+    ts.set_defaults(func=run_train_step)
 
 
 def bench_io(dataset: str, data_root: str | None, styles: list[str], window: int) -> dict[str, Any]:
@@ -90,3 +101,35 @@ def run_recognizer(args: argparse.Namespace) -> int:
     r = bench_recognizer(str(resolve_device(args.device)), args.windows, args.encoder, args.threads)
     print(json.dumps(r, indent=2) if args.json else format_text(r))
     return 0
+
+
+def run_train_step(args: argparse.Namespace) -> int:
+    from engine.device import resolve_device
+    from trainer.commands.bench_train import bench_pipeline, bench_steps, format_pipeline, format_steps
+
+    device = str(resolve_device(args.device))
+    name = args.method_config or _default_method_config(args.method)
+    r: dict[str, Any] = {"steps": bench_steps(name, args.iterations, device=device)}
+    if args.pipeline:
+        r["pipeline"] = bench_pipeline(name, device=device, epochs=args.epochs)
+    if args.json:
+        print(json.dumps(r, indent=2))
+    else:
+        print(format_steps(r["steps"]))
+        if args.pipeline:
+            print(format_pipeline(r["pipeline"]))
+    return 0
+
+
+def _default_method_config(method: str) -> str:
+    from engine.errors import ZsarError
+    from engine.methods import method_config_names
+
+    names = method_config_names()
+    for candidate in (f"{method}.ntu60_synse", f"{method}.ntu60"):
+        if candidate in names:
+            return candidate
+    own = [n for n in names if n.split(".")[0] == method]
+    if own:
+        return own[0]
+    raise ZsarError(f"no method config for {method!r} in assets/configs/methods (known: {', '.join(names)})")

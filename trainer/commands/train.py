@@ -1,0 +1,110 @@
+"""``zsar train``: a benchmark run, from a run config or from a method config and flags.
+
+Today it runs on pre-extracted features in the SynSE layout (``--features``): the stages
+``embed_texts``, ``fit_alignment`` and ``evaluate``, so a user with the released SynSE features
+reproduces the papers' tables without training a skeleton encoder. Progress goes to the terminal and
+to ``RUN/events.jsonl``; the results to ``RUN/results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from trainer.config import SELECTIONS, GateSpec, RunConfig, TextSpec, resolve
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train and evaluate a zero-shot method (on SynSE-layout features today)")
+    p.add_argument("--config", help="a run config JSON (as a run's config.json)")
+    p.add_argument("--method-config", help="method config name in assets/configs/methods (e.g. sa_dvae.ntu60_synse) "
+                                           "or a path to one")
+    p.add_argument("--split", help="split name in assets/splits (e.g. ntu60_synse_55_5)")
+    p.add_argument("--features", help="SynSE-layout feature folder (holding shift_5_r/ and shift_val_5_r/)")
+    p.add_argument("--text-features", help="pre-computed class text features .npy, row i = class i")
+    p.add_argument("--text-encoder", default="minilm", help="text encoder when no --text-features (default minilm)")
+    p.add_argument("--text-mode", default="name", help="prompt mode: name, name_description, templates")
+    p.add_argument("--select-on", default="validation", choices=SELECTIONS,
+                   help="pick the cycle on the validation fold (default) or, as the public code does, on the "
+                        "unseen test set (labelled as such in results.json)")
+    p.add_argument("--gate-threshold", type=float, help="fix the GZSL gate threshold instead of searching it")
+    p.add_argument("--gate-temperature", type=float, help="fix the GZSL gate temperature instead of searching it")
+    p.add_argument("--epochs", type=int, help="override the config's number of cycles/epochs")
+    p.add_argument("--out", help="run folder (default: runs/<method>_<split>_<time>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last complete stage")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    p.add_argument("--json", action="store_true", help="print results.json when done")
+    p.set_defaults(func=run)
+
+
+def build_config(args: argparse.Namespace) -> RunConfig:
+    from engine.device import resolve_device
+    from engine.errors import ZsarError
+
+    if args.config:
+        return RunConfig.load(args.config)
+    if args.out and args.resume and (Path(args.out) / "config.json").exists() and not args.method_config:
+        return RunConfig.load(Path(args.out) / "config.json")
+    missing = [f for f in ("method_config", "split", "features") if not getattr(args, f)]
+    if missing:
+        raise ZsarError("zsar train needs --config, or " + ", ".join("--" + m.replace("_", "-") for m in missing))
+    text = TextSpec(encoder=args.text_encoder, mode=args.text_mode,
+                    features=str(Path(args.text_features).resolve()) if args.text_features else None)
+    gate = None
+    if args.gate_threshold is not None or args.gate_temperature is not None:
+        gate = GateSpec(threshold=args.gate_threshold, temperature=args.gate_temperature)
+    overrides = {"epochs": args.epochs} if args.epochs else None
+    return resolve(args.method_config, args.split, str(Path(args.features).resolve()), text, args.select_on,
+                   gate, str(resolve_device(args.device)), overrides)
+
+
+def check_inputs(config: RunConfig) -> None:
+    """Everything a user named exists and has the right shape, before any stage starts."""
+    from engine.errors import ZsarError
+    from trainer.data.features import check_feature_folders
+    from trainer.data.splits import load_split
+
+    split = load_split(config.split)
+    if not config.features:
+        raise ZsarError("this run needs --features (a SynSE-layout feature folder)")
+    check_feature_folders(config.features, len(split.unseen), split.has_validation)
+    if config.text.features and not Path(config.text.features).is_file():
+        raise ZsarError(f"{config.text.features}: no such text-features file")
+
+
+def run(args: argparse.Namespace) -> int:
+    from trainer.events import ConsoleSink, JsonlSink, MultiSink
+    from trainer.runs import Run
+    from trainer.stages import run_pipeline
+
+    config = build_config(args)
+    check_inputs(config)
+    out = args.out or f"runs/{config.method}_{config.split}_{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir = Run(out)
+    run_dir.start(config, resume=args.resume)
+    jsonl = JsonlSink(run_dir.events_path)
+    try:
+        run_pipeline(run_dir, config, MultiSink(ConsoleSink(), jsonl))
+    finally:
+        jsonl.close()
+    results = run_dir.read_json("results.json")
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print(format_results(results, run_dir.path))
+    return 0
+
+
+def format_results(r: dict, path: Path) -> str:
+    lines = [f"run {path}: {r['config']['method']} on {r['config']['split']} "
+             f"(cycle selected on the {r['selection']['on']} set)"]
+    paper = r.get("paper") or {}
+    lines.append(f"  ZSL top-1   {r['zsl']['top1']:6.2f}" + (f"   paper {paper['zsl']}" if "zsl" in paper else ""))
+    g = r.get("gzsl")
+    if g:
+        pg = paper.get("gzsl") or {}
+        lines.append(f"  GZSL S/U/H  {g['seen']:.2f} / {g['unseen']:.2f} / {g['h']:.2f}" +
+                     (f"   paper {pg.get('seen')} / {pg.get('unseen')} / {pg.get('h')}" if pg else ""))
+    return "\n".join(lines)

@@ -1,0 +1,56 @@
+"""Seen/unseen class splits, read from ``assets/splits/<name>.json`` (facts with their sources)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+
+from engine.assets import asset_path
+from engine.errors import ZsarError
+
+
+@dataclass(frozen=True)
+class Split:
+    """A zero-shot protocol over one dataset's classes (0-based ids).
+
+    Attributes:
+        val_seen / val_unseen: the validation fold inside the seen classes (empty when the split
+            has none): models trained on ``val_seen`` and tested on ``val_unseen`` select epochs and
+            fit the GZSL gate without looking at the test classes.
+    """
+
+    name: str
+    dataset: str
+    num_classes: int
+    seen: tuple[int, ...]
+    unseen: tuple[int, ...]
+    val_seen: tuple[int, ...] = ()
+    val_unseen: tuple[int, ...] = ()
+    source: str = ""
+
+    @property
+    def has_validation(self) -> bool:
+        return bool(self.val_unseen)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "dataset": self.dataset, "num_classes": self.num_classes,
+                "seen": list(self.seen), "unseen": list(self.unseen), "val_seen": list(self.val_seen),
+                "val_unseen": list(self.val_unseen), "source": self.source}
+
+
+def split_names() -> list[str]:
+    return sorted(p.stem for p in asset_path("splits").glob("*.json"))
+
+
+@lru_cache(maxsize=None)
+def load_split(name: str) -> Split:
+    path = asset_path("splits", f"{name}.json")
+    if not path.exists():
+        raise ZsarError(f"unknown split {name!r} (known: {', '.join(split_names())})")
+    d = json.loads(path.read_text(encoding="utf-8"))
+    return Split(
+        name=d["name"], dataset=d["dataset"], num_classes=d["num_classes"], seen=tuple(d["seen"]),
+        unseen=tuple(d["unseen"]), val_seen=tuple(d.get("val_seen", ())), val_unseen=tuple(d.get("val_unseen", ())),
+        source=d.get("source", ""),
+    )

@@ -1,0 +1,130 @@
+"""The one training loop (style.md principle 4): iteration, devices, cancellation, events, selection.
+
+Methods own the maths (:meth:`~engine.methods.base.ZeroShotMethod.training_step`); this loop owns
+everything around it, for every method. An epoch is either one shuffled pass over the training
+data (SA-DVAE's cycles) or ``iterations_per_epoch`` independent random mini-batches (the SynSE
+family's "epochs", each a fresh ``next(iter(loader))``), as the method's config says.
+
+Each batch is a dict: ``features (B, D)``, ``labels (B,)`` indices into ``class_embeddings (K, D_t)``,
+and the ints ``epoch`` (0-based), ``step`` (0-based within the epoch) and ``steps_per_epoch``, which
+schedules such as SA-DVAE's beta annealing read. No DataLoader: features are a few hundred MB at
+most and already tensors, and indexing them directly is what makes a cycle fast (the official
+SA-DVAE spends most of a cycle in its loader).
+
+After each epoch ``on_epoch_end(epoch)`` may return metrics; with ``select`` naming one of them the
+loop keeps the weights of the best epoch and restores them at the end (selection on the validation
+fold by default: the caller decides which data the metric comes from).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from trainer.events import EpochEnded, EventSink, StepLogged
+
+
+@dataclass
+class FitResult:
+    epochs_run: int
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int | None = None
+    best_metric: float | None = None
+    stopped: bool = False
+    seconds: float = 0.0
+
+
+def _batches(n: int, batch_size: int, iterations: int | None, g: torch.Generator) -> list[torch.Tensor]:
+    if iterations is None:
+        order = torch.randperm(n, generator=g)
+        return list(order.split(batch_size))  # the last batch may be short, like a DataLoader's
+    # a fresh shuffle's first batch, independently each iteration (SynSE next(iter(loader)))
+    k = min(batch_size, n)
+    return [torch.randperm(n, generator=g)[:k] for _ in range(iterations)]
+
+
+def fit(
+    method,
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    class_embeddings: torch.Tensor,
+    *,
+    stage: str = "fit_alignment",
+    epochs: int | None = None,
+    events: EventSink | None = None,
+    on_epoch_end: Callable[[int], dict[str, float]] | None = None,
+    select: str | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    device: str | torch.device = "cpu",
+    log_every: int = 50,
+    seed: int | None = None,
+) -> FitResult:
+    """Train ``method`` on features; returns what happened (the method holds the chosen weights).
+
+    Args:
+        method: a :class:`~engine.methods.base.ZeroShotMethod`.
+        features: ``(N, D)`` training features; labels: ``(N,)`` indices into class_embeddings.
+        class_embeddings: ``(K, D_t)`` text embeddings of the training classes.
+        epochs: default: the method config's ``epochs``.
+        on_epoch_end: called with the epoch index after each epoch (model in eval mode); its metrics
+            go into the history and the events.
+        select: a metric name from ``on_epoch_end`` to keep the best epoch by (higher is better).
+        should_stop: polled every batch; True stops cleanly after that batch.
+        seed: seeds batch order and torch's global RNG (method noise); default: config seed.
+    """
+    cfg = method.config
+    epochs = cfg.epochs if epochs is None else epochs
+    seed = cfg.seed if seed is None else seed
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    device = torch.device(device)
+    method.to(device)
+    x, y, t = features.to(device), labels.to(device), class_embeddings.to(device)
+    optimizers = [] if method.manual_optimization else method.configure_optimizers()
+    iterations = getattr(cfg, "iterations_per_epoch", None)
+    result = FitResult(epochs_run=0)
+    best_state = None
+    t_start = time.perf_counter()
+    for epoch in range(epochs):
+        t0 = time.perf_counter()
+        method.train()
+        batches = _batches(len(x), cfg.batch_size, iterations, g)
+        n = len(batches)
+        for step, idx in enumerate(batches):
+            idx = idx.to(device)
+            batch = {"features": x[idx], "labels": y[idx], "class_embeddings": t,
+                     "epoch": epoch, "step": step, "steps_per_epoch": n}
+            losses = method.training_step(batch)
+            if optimizers:
+                for o in optimizers:
+                    o.zero_grad(set_to_none=True)
+                losses["loss"].backward()
+                for o in optimizers:
+                    o.step()
+            if events is not None and (step % log_every == 0 or step == n - 1):
+                events(StepLogged(stage, epoch, step, n, {k: float(v.detach()) for k, v in losses.items()}))
+            if should_stop is not None and should_stop():
+                result.stopped = True
+                break
+        if result.stopped:
+            break
+        method.eval()
+        metrics = on_epoch_end(epoch) if on_epoch_end else {}
+        metrics = {k: float(v) for k, v in (metrics or {}).items()}
+        result.history.append(metrics)
+        result.epochs_run = epoch + 1
+        if select is not None and select in metrics:
+            if result.best_metric is None or metrics[select] > result.best_metric:
+                result.best_epoch, result.best_metric = epoch, metrics[select]
+                best_state = copy.deepcopy(method.state_dict())
+        if events is not None:
+            events(EpochEnded(stage, epoch, epochs, metrics, time.perf_counter() - t0))
+    if best_state is not None:
+        method.load_state_dict(best_state)
+    method.eval()
+    result.seconds = time.perf_counter() - t_start
+    return result

@@ -1,0 +1,58 @@
+"""The pipeline's stages, one file each, each ``run(run, config, events, ...) -> info`` (DESIGN.md section 5).
+
+:func:`run_pipeline` runs them in order, skips stages already complete (``--resume``), writes each
+stage's completion record only after its artifacts, and reports progress as events.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from engine.errors import ZsarError
+from trainer.config import RunConfig
+from trainer.events import EventSink, RunFailed, StageFinished, StageStarted
+from trainer.runs import Run
+from trainer.stages import embed_texts, evaluate, fit_alignment
+
+STAGES = ("pretrain_encoder", "extract_features", "embed_texts", "fit_alignment", "evaluate")
+#: the stages a run on pre-extracted features (a SynSE feature folder) needs
+FEATURE_STAGES = ("embed_texts", "fit_alignment", "evaluate")
+
+
+class Cancelled(ZsarError):
+    pass
+
+
+def run_pipeline(run: Run, config: RunConfig, events: EventSink | None = None,
+                 should_stop: Callable[[], bool] | None = None, stages=FEATURE_STAGES) -> dict:
+    emit = events or (lambda e: None)
+    infos = {}
+    for name in stages:
+        done = run.stage_done(name)
+        if done is not None:
+            infos[name] = done
+            emit(StageFinished(name, 0.0, "already complete (resumed)"))
+            continue
+        emit(StageStarted(name))
+        t0 = time.perf_counter()
+        try:
+            if name == "embed_texts":
+                info = embed_texts.run(run, config, events)
+            elif name == "fit_alignment":
+                info = fit_alignment.run(run, config, events, should_stop)
+            elif name == "evaluate":
+                info = evaluate.run(run, config, events)
+            else:
+                raise ZsarError(f"stage {name} is not available for runs on pre-extracted features")
+        except Exception as exc:
+            emit(RunFailed(name, f"{type(exc).__name__}: {exc}"))
+            raise
+        if should_stop is not None and should_stop():
+            emit(RunFailed(name, "cancelled"))
+            raise Cancelled(f"{name} was cancelled; --resume continues from it")
+        info["seconds"] = time.perf_counter() - t0
+        run.mark_done(name, info)
+        infos[name] = info
+        emit(StageFinished(name, info["seconds"]))
+    return infos

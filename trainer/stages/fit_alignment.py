@@ -1,0 +1,101 @@
+"""Stage ``fit_alignment``: the zero-shot method on the validation fold, then on the split.
+
+1. **Validation fold** (``shift_val_*``): trained on the val-seen classes, each cycle scored by ZSL
+   top-1 on the val-unseen samples. Its best cycle's outputs on val-unseen and held-out val-seen
+   samples are what the GZSL gate is fitted on (methods.md section 1.6).
+2. **Split**: trained on all seen classes. With ``selection="validation"`` (default) it trains for
+   the validation fold's best number of cycles (schedules depend only on the cycle and step, so the
+   weights are those the longer run would have had at that cycle); with ``selection="test"`` it
+   keeps the cycle with the best ZSL top-1 on the unseen test set, as every public implementation
+   does, and the results say so.
+
+Writes ``checkpoints/method_val.safetensors``, ``checkpoints/method_split.safetensors`` and the
+validation-fold outputs the gate needs (``gate_inputs/*.npy``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from engine.methods import create_method
+from trainer.config import RunConfig
+from trainer.data.features import find_feature_folders, load_split_fold, load_val_fold
+from trainer.data.splits import load_split
+from trainer.loop import fit
+from trainer.runs import Run
+
+STAGE = "fit_alignment"
+
+
+def _index(labels: np.ndarray, classes: tuple[int, ...]) -> torch.Tensor:
+    """Global class ids -> positions in ``classes`` (what training_step's labels index)."""
+    pos = {c: i for i, c in enumerate(classes)}
+    missing = sorted(set(np.unique(labels).tolist()) - set(pos))
+    if missing:
+        raise ValueError(f"labels {missing[:5]} are not among the expected classes")
+    return torch.as_tensor(np.vectorize(pos.__getitem__, otypes=[np.int64])(labels))
+
+
+@torch.no_grad()
+def unseen_probs(method, features: np.ndarray, prepared) -> np.ndarray:
+    logits = method.scores(torch.as_tensor(features), prepared)
+    return torch.softmax(logits.float(), dim=1).numpy()
+
+
+def zsl_top1(method, features: np.ndarray, labels: np.ndarray, emb: np.ndarray, classes: tuple[int, ...]) -> float:
+    with torch.no_grad():
+        prepared = method.prepare(torch.as_tensor(emb[list(classes)]))
+        pred = method.scores(torch.as_tensor(features), prepared).argmax(1).numpy()
+    return float((np.asarray(classes)[pred] == labels).mean())
+
+
+def _train(config: RunConfig, x: np.ndarray, labels: np.ndarray, classes: tuple[int, ...], emb: np.ndarray,
+           stage: str, metric=None, select: str | None = None, epochs: int | None = None, events=None,
+           should_stop=None):
+    """Train a fresh method on ``x`` of ``classes``; ``metric(method)`` scores each cycle."""
+    method = create_method(config.method, config.method_config, x.shape[1], emb.shape[1])
+    result = fit(method, torch.as_tensor(x), _index(labels, classes), torch.as_tensor(emb[list(classes)]),
+                 stage=stage, epochs=epochs, events=events, select=select, should_stop=should_stop,
+                 on_epoch_end=(lambda epoch: metric(method)) if metric else None, device=config.device)
+    return method, result
+
+
+def run(run: Run, config: RunConfig, events=None, should_stop=None) -> dict:
+    split = load_split(config.split)
+    emb = run.read_npy("text/class_embeddings.npy")
+    split_dir, val_dir = find_feature_folders(config.features, len(split.unseen))
+    info: dict = {"selection": config.selection, "split_folder": str(split_dir), "validation": None}
+
+    if split.has_validation:
+        val = load_val_fold(val_dir)
+        vs, vu = split.val_seen, split.val_unseen
+        method_v, res_v = _train(
+            config, val["train"], val["train_label"], vs, emb, f"{STAGE}:validation_fold",
+            metric=lambda m: {"val_zsl_top1": zsl_top1(m, val["ztest"], val["z_label"], emb, vu)},
+            select="val_zsl_top1", events=events, should_stop=should_stop)
+        prepared = method_v.prepare(torch.as_tensor(emb[list(vu)]))
+        run.write_npy("gate_inputs/unseen_probs_unseen.npy", unseen_probs(method_v, val["ztest"], prepared))
+        run.write_npy("gate_inputs/unseen_probs_seen.npy", unseen_probs(method_v, val["val"], prepared))
+        run.write_npy("gate_inputs/seen_logits_unseen.npy", val["ztest_out"][:, list(vs)])
+        run.write_npy("gate_inputs/seen_logits_seen.npy", val["val_out"][:, list(vs)])
+        run.write_state("checkpoints/method_val.safetensors", method_v.state_dict())
+        info["validation"] = {"best_epoch": res_v.best_epoch, "val_zsl_top1": res_v.best_metric,
+                              "history": res_v.history, "seconds": res_v.seconds}
+
+    fold = load_split_fold(split_dir)
+    if config.selection == "test":
+        method, res = _train(
+            config, fold["train"], fold["train_label"], split.seen, emb, f"{STAGE}:split",
+            metric=lambda m: {"test_zsl_top1": zsl_top1(m, fold["ztest"], fold["z_label"], emb, split.unseen)},
+            select="test_zsl_top1", events=events, should_stop=should_stop)
+        best = res.best_epoch
+    else:
+        best = info["validation"]["best_epoch"] if info["validation"] else None
+        epochs = None if best is None else best + 1
+        method, res = _train(config, fold["train"], fold["train_label"], split.seen, emb, f"{STAGE}:split",
+                             epochs=epochs, events=events, should_stop=should_stop)
+    run.write_state("checkpoints/method_split.safetensors", method.state_dict())
+    info["split"] = {"epochs_trained": res.epochs_run, "selected_epoch": best, "history": res.history,
+                     "seconds": res.seconds, "stopped": res.stopped}
+    return info
