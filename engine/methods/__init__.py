@@ -69,11 +69,11 @@ def load_method_config(name_or_path: str | os.PathLike) -> tuple[str, MethodConf
     """
     text = str(name_or_path)
     path = Path(text)
-    if not (text.endswith(".json") and path.exists()):
+    if not (text.endswith(".json") or path.is_file()):
         path = CONFIG_DIR / f"{text}.json"
-        if not path.exists():
-            known = ", ".join(method_config_names())
-            raise FileNotFoundError(f"no method config {text!r} (known: {known})")
+    if not path.is_file():
+        known = ", ".join(method_config_names())
+        raise FileNotFoundError(f"no method config {text!r} (known: {known})")
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:

@@ -28,7 +28,7 @@ the graph. Likewise the TC penalty's backward in the code also writes gradients 
 discriminator, which its next ``zero_grad`` discards; here the penalty uses the discriminator's
 weights detached.
 
-Ablations (the paper's Table of components; same hyperparameters as SA-DVAE):
+Ablations (the paper's ablation study, trained with SA-DVAE's hyperparameters):
 
 * ``sa_dvae_fd``: feature disentanglement (z_r / z_v) without the discriminator and TC penalty;
 * ``naive_alignment``: no z_v and no discriminator: plain cross-aligned VAEs with SA-DVAE's
@@ -56,9 +56,9 @@ from engine.methods.vae_blocks import (
     VAEMethod,
     VAEMethodConfig,
     VAEStep,
+    adam,
     gaussian_noise,
     init_linear_,
-    reparameterize,
 )
 
 BETA_SCHEDULES = ("code", "linear", "cyclical")
@@ -93,9 +93,11 @@ class NaiveAlignmentConfig(VAEMethodConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.iterations_per_epoch is not None:
-            raise ValueError("SA-DVAE's cycles are full passes over the data: iterations_per_epoch must be None")
+            raise ValueError("SA-DVAE's cycles are full passes over the data: "
+                             "iterations_per_epoch must be None")
         if self.beta_schedule not in BETA_SCHEDULES:
-            raise ValueError(f"beta_schedule must be one of {', '.join(BETA_SCHEDULES)}, got {self.beta_schedule!r}")
+            raise ValueError(f"beta_schedule must be one of {', '.join(BETA_SCHEDULES)}, "
+                             f"got {self.beta_schedule!r}")
         if self.beta_schedule != "code" and (self.beta_x is None or self.beta_y is None):
             raise ValueError(f"beta_schedule {self.beta_schedule!r} needs both beta_x and beta_y")
         if not 0 < self.cyclical_ratio <= 1:
@@ -126,7 +128,8 @@ class SADVAEConfig(SADVAEFDConfig):
             raise ValueError("dis_step must be at least 1")
 
 
-def sa_dvae_schedule(config: NaiveAlignmentConfig, epoch: int, step: int, steps_per_epoch: int) -> dict[str, float]:
+def sa_dvae_schedule(config: NaiveAlignmentConfig, epoch: int, step: int,
+                     steps_per_epoch: int) -> dict[str, float]:
     """beta1 (KL of z_r and z_v), beta2 (KL of z_t, TC penalty, discriminator loss) and cr
     (cross-alignment) at step ``step`` of cycle ``epoch`` (0-based), N = ``steps_per_epoch``.
 
@@ -183,12 +186,17 @@ class _SADVAEFamily(VAEMethod):
     config_cls = NaiveAlignmentConfig
     uses_style: ClassVar[bool] = False
     uses_discriminator: ClassVar[bool] = False
+
     def __init__(self, config: NaiveAlignmentConfig, feature_dim: int, text_dim: int) -> None:
-        style = config.style_size if self.uses_style else 0
-        super().__init__(config, feature_dim, text_dim, style=style)
-        self.discriminator = Discriminator(config.latent_size + style) if self.uses_discriminator else None
+        super().__init__(config, feature_dim, text_dim, style=config.style_size if self.uses_style else 0)
         self._optimizers: list[torch.optim.Optimizer] | None = None
         self._bce_targets: torch.Tensor | None = None
+        self._last_dis: dict[str, torch.Tensor] = {}
+
+    def build_modules(self) -> None:
+        # created after the four VAE nets, as in train.py
+        dim = self.vae.latent + self.vae.style
+        self.discriminator = Discriminator(dim) if self.uses_discriminator else None
 
     def schedule(self, position: Position) -> dict[str, float]:
         return sa_dvae_schedule(self.config, *position)
@@ -224,8 +232,11 @@ class SADVAEFD(_SADVAEFamily):
 class SADVAE(_SADVAEFamily):
     """SA-DVAE: disentangled skeleton VAE + text VAE + total-correlation discriminator.
 
-    Steps its own two optimizers (VAE, discriminator) inside :meth:`training_step`. Outside the loop
-    (a batch without ``step``) the discriminator is stepped on every call.
+    Steps its own two optimizers (VAE, discriminator) inside :meth:`training_step`; a fit starts
+    them afresh (at epoch 0, step 0), as the loop does for the methods it optimises. Outside the
+    loop (a batch without ``step``) the discriminator is stepped on every call. The losses carry
+    the discriminator's loss and accuracy at its latest step (``dis``, ``dis_acc``) once it has had
+    one.
     """
 
     config_cls = SADVAEConfig
@@ -239,8 +250,7 @@ class SADVAE(_SADVAEFamily):
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         """[VAE Adam, discriminator Adam], both at the config's lr (``train.py``)."""
-        return super().configure_optimizers() + [
-            torch.optim.Adam(self.discriminator.parameters(), lr=self.config.lr, foreach=True)]
+        return super().configure_optimizers() + [adam(self.discriminator.parameters(), self.config.lr)]
 
     @property
     def optimizers(self) -> list[torch.optim.Optimizer]:
@@ -250,12 +260,14 @@ class SADVAE(_SADVAEFamily):
         return self._optimizers
 
     def training_step(self, batch: dict) -> dict[str, torch.Tensor]:
-        vae_opt, dis_opt = self.optimizers
         out, factors, position = self.vae_losses(batch)
+        if position is not None and position[:2] == (0, 0):
+            self._optimizers, self._last_dis = None, {}  # a new fit
+        vae_opt, dis_opt = self.optimizers
         beta2 = factors["beta2"]
-        extra = {}
+        # the code's countdown from dis_step, restarted each cycle: steps dis_step - 1, 2 dis_step - 1, ...
         if position is None or (position[1] + 1) % self.config.dis_step == 0:
-            extra = self.discriminator_step(out, beta2, dis_opt)
+            self._last_dis = self.discriminator_step(out, beta2, dis_opt)
         tc = self.discriminator(out.z_s, frozen=True).mean()
         terms = torch.cat([out.terms, tc.unsqueeze(0)])
         weights = self.term_weights(factors) + [beta2]
@@ -264,47 +276,50 @@ class SADVAE(_SADVAEFamily):
         loss.backward()
         vae_opt.step()
         losses = self.named(loss.detach(), terms, factors)
-        losses.update(extra)
+        losses.update(self._last_dis)
         return losses
 
-    def discriminator_step(self, out: VAEStep, beta2: float, optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    def discriminator_step(self, out: VAEStep, beta2: float,
+                           optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
         """One discriminator update (``train.py``), on fresh samples of the step's posteriors.
 
         Real: ``[z_r, z_v]`` and ``[z_t, z_v]``; fake: the same pairs with each half permuted
         independently across the batch (``permute_dims``). Loss: BCE averaged over the four blocks
-        (= the code's mean of the skeleton and text branches), times beta2.
+        (= the code's mean of the skeleton and text branches), times beta2. The logged accuracy is
+        over all four blocks (the code's counts only the text branch).
         """
-        L = self.config.latent_size
-        B = out.z_s.shape[0]
+        L, S, B = self.vae.latent, self.vae.style, out.z_s.shape[0]
         with torch.no_grad():
             mu_s, sd_s = out.mu_s.detach(), torch.exp(0.5 * out.logvar_s.detach())
             mu_t, sd_t = out.mu_t.detach(), torch.exp(0.5 * out.logvar_t.detach())
-            # fresh scalars: skeleton z_r and z_v, then text z_t with its own fresh z_v (the code
-            # calls reparameterize four times)
-            blocks = (L, self.vae.style)
-            z_s = torch.addcmul(mu_s, gaussian_noise(B, blocks, self.config.per_dimension_noise,
-                                                     columns=self.vae._noise_columns[: L + blocks[1]],
-                                                     device=mu_s.device, dtype=mu_s.dtype), sd_s)
-            e = gaussian_noise(B, (L, blocks[1]), self.config.per_dimension_noise,
-                               columns=self.vae._noise_columns[: L + blocks[1]], device=mu_s.device, dtype=mu_s.dtype)
-            z_t = torch.addcmul(mu_t, e[:, :L], sd_t)
-            z_v = torch.addcmul(mu_s[:, L:], e[:, L:], sd_s[:, L:])
+            # fresh draws, as the code's four reparameterize calls: z_r and z_v for the skeleton
+            # branch, z_t and another z_v for the text branch
+            columns = self.vae._noise_columns[: L + S]
+            noise = [gaussian_noise(B, (L, S), self.config.per_dimension_noise, columns=columns,
+                                    device=mu_s.device, dtype=mu_s.dtype) for _ in range(2)]
+            z_s = torch.addcmul(mu_s, noise[0], sd_s)
+            z_t = torch.addcmul(mu_t, noise[1][:, :L], sd_t)
+            z_v = torch.addcmul(mu_s[:, L:], noise[1][:, L:], sd_s[:, L:])
             perm = torch.rand(4, B, device=mu_s.device).argsort(dim=1)  # four independent permutations
-            x = torch.empty(4, B, z_s.shape[1], dtype=z_s.dtype, device=z_s.device)
+            x = torch.empty(4, B, L + S, dtype=z_s.dtype, device=z_s.device)
             x[0] = z_s
-            x[1, :, :L] = z_s[perm[0], :L]
-            x[1, :, L:] = z_s[perm[1], L:]
-            x[2, :, :L] = z_t
-            x[2, :, L:] = z_v
-            x[3, :, :L] = z_t[perm[2]]
-            x[3, :, L:] = z_v[perm[3]]
-            if self._bce_targets is None or self._bce_targets.shape[1] != B or self._bce_targets.device != x.device:
-                self._bce_targets = torch.tensor([1.0, 0.0, 1.0, 0.0], device=x.device).view(4, 1, 1).expand(4, B, 1)
-        pred = self.discriminator(x.view(4 * B, -1)).view(4, B, 1)
-        loss = F.binary_cross_entropy(pred, self._bce_targets)
+            x[1, :, :L], x[1, :, L:] = z_s[perm[0], :L], z_s[perm[1], L:]
+            x[2, :, :L], x[2, :, L:] = z_t, z_v
+            x[3, :, :L], x[3, :, L:] = z_t[perm[2]], z_v[perm[3]]
+            targets = self._targets(B, x.device)
+        pred = self.discriminator(x.view(4 * B, L + S)).view(4, B, 1)
+        loss = F.binary_cross_entropy(pred, targets)
         optimizer.zero_grad(set_to_none=True)
         (beta2 * loss).backward()
         optimizer.step()
         with torch.no_grad():
-            acc = ((pred > 0.5) == (self._bce_targets > 0.5)).float().mean()
+            acc = ((pred > 0.5) == (targets > 0.5)).float().mean()
         return {"dis": loss.detach(), "dis_acc": acc}
+
+    def _targets(self, batch: int, device: torch.device) -> torch.Tensor:
+        """BCE targets of the four blocks (real, fake, real, fake), cached per batch size."""
+        t = self._bce_targets
+        if t is None or t.shape[1] != batch or t.device != device:
+            t = torch.tensor([1.0, 0.0, 1.0, 0.0], device=device).view(4, 1, 1).expand(4, batch, 1)
+            self._bce_targets = t
+        return t

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from engine.assets import asset_path
@@ -28,6 +28,7 @@ class Split:
     val_seen: tuple[int, ...] = ()
     val_unseen: tuple[int, ...] = ()
     source: str = ""
+    protocol: dict = field(default_factory=dict)  # which subjects / views train and test, when the split says
 
     @property
     def has_validation(self) -> bool:
@@ -36,7 +37,7 @@ class Split:
     def to_dict(self) -> dict:
         return {"name": self.name, "dataset": self.dataset, "num_classes": self.num_classes,
                 "seen": list(self.seen), "unseen": list(self.unseen), "val_seen": list(self.val_seen),
-                "val_unseen": list(self.val_unseen), "source": self.source}
+                "val_unseen": list(self.val_unseen), "source": self.source, "protocol": self.protocol}
 
 
 def split_names() -> list[str]:
@@ -52,5 +53,5 @@ def load_split(name: str) -> Split:
     return Split(
         name=d["name"], dataset=d["dataset"], num_classes=d["num_classes"], seen=tuple(d["seen"]),
         unseen=tuple(d["unseen"]), val_seen=tuple(d.get("val_seen", ())), val_unseen=tuple(d.get("val_unseen", ())),
-        source=d.get("source", ""),
+        source=d.get("source", ""), protocol=d.get("protocol") or {},
     )

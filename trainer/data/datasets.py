@@ -1,0 +1,79 @@
+"""Real skeleton datasets as encoder-ready arrays, and the subject / view protocols that cut them.
+
+``load_skeletons("utd_mhad", data_root, preprocess)`` reads every file of a dataset through the
+engine's readers (each already NTU-25), preprocesses each sequence the bundle's way and returns one
+``(N, C, T, V, M)`` array with the global class ids and the subject / view of each sample.
+:func:`protocol_masks` then gives the train and test samples of a split's protocol
+(``assets/splits/<name>.json: protocol``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.errors import ZsarError
+from engine.io import open_skeleton_file
+from engine.skeleton.preprocess import PreprocessConfig, preprocess
+from trainer.data.locations import dataset_files
+from trainer.data.splits import Split
+
+# split dataset name -> the file group of trainer.data.locations that holds it
+FILE_GROUP = {"utd_mhad": "utd_mhad", "nw_ucla": "nw_ucla"}
+
+
+@dataclass
+class SkeletonData:
+    x: np.ndarray  # (N, 3, T, 25, M) float32, preprocessed
+    labels: np.ndarray  # (N,) int64 global class ids
+    subjects: np.ndarray  # (N,) int64, -1 when unknown
+    views: np.ndarray  # (N,) int64, -1 when unknown
+    names: list[str]
+    source_layout: str
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, mask: np.ndarray) -> "SkeletonData":
+        idx = np.flatnonzero(mask)
+        return SkeletonData(self.x[idx], self.labels[idx], self.subjects[idx], self.views[idx],
+                            [self.names[i] for i in idx], self.source_layout)
+
+
+def load_skeletons(dataset: str, data_root: str | os.PathLike | None, config: PreprocessConfig,
+                   min_frames: int = 2) -> SkeletonData:
+    """Every labelled sequence of ``dataset``, preprocessed with ``config``.
+
+    Sequences shorter than ``min_frames`` (NW-UCLA has a few one-frame files) carry no motion and are
+    left out, as are sequences without a label.
+    """
+    if dataset not in FILE_GROUP:
+        raise ZsarError(f"no reader set-up for dataset {dataset!r} (known: {', '.join(FILE_GROUP)})")
+    xs, labels, subjects, views, names, layouts = [], [], [], [], [], set()
+    for path in dataset_files(FILE_GROUP[dataset], data_root):
+        for seq in open_skeleton_file(path):
+            if seq.label_id is None or seq.num_frames < min_frames:
+                continue
+            xs.append(preprocess(seq.joints, config))
+            labels.append(seq.label_id)
+            subjects.append(int(seq.meta.get("subject", -1)))
+            views.append(int(seq.meta.get("view", -1)))
+            names.append(seq.name)
+            layouts.add(seq.source_layout)
+    if not xs:
+        raise ZsarError(f"no labelled sequences of {dataset} found under {data_root}")
+    return SkeletonData(np.stack(xs), np.asarray(labels, np.int64), np.asarray(subjects, np.int64),
+                        np.asarray(views, np.int64), names, sorted(layouts)[0])
+
+
+def protocol_masks(data: SkeletonData, split: Split) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean masks of the training and test samples under the split's protocol."""
+    p = split.protocol
+    kind = p.get("kind")
+    if kind == "cross_subject":
+        return np.isin(data.subjects, p["train_subjects"]), np.isin(data.subjects, p["test_subjects"])
+    if kind == "cross_view":
+        return np.isin(data.views, p["train_views"]), np.isin(data.views, p["test_views"])
+    raise ZsarError(f"split {split.name} has no usable protocol (kind {kind!r})")
