@@ -25,6 +25,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from engine.optim import Adam
+
 
 @dataclasses.dataclass(frozen=True)
 class MethodConfig:
@@ -74,8 +76,8 @@ class ZeroShotMethod(nn.Module):
     def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
-    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        return [torch.optim.Adam(self.parameters(), lr=self.config.lr)]
+    def configure_optimizers(self) -> list[Adam]:
+        return [Adam(self.parameters(), lr=self.config.lr)]
 
     def prepare(self, class_embeddings: torch.Tensor) -> Any:
         """Text embeddings ``(K, D_t)`` of a class set -> what :meth:`scores` needs for it."""

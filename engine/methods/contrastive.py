@@ -21,6 +21,7 @@ from torch import nn
 
 from engine.methods import METHODS
 from engine.methods.base import MethodConfig, ZeroShotMethod
+from engine.optim import Adam
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,8 +45,8 @@ class Contrastive(ZeroShotMethod):
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / config.init_temperature)))
         self.dropout = nn.Dropout(config.dropout)
 
-    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        return [torch.optim.AdamW(self.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay)]
+    def configure_optimizers(self) -> list[Adam]:
+        return [Adam(self.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay)]  # AdamW
 
     def _logits(self, features: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
         z = F.normalize(self.projection(features), dim=-1)

@@ -60,6 +60,7 @@ from engine.methods.vae_blocks import (
     gaussian_noise,
     init_linear_,
 )
+from engine.optim import Adam
 
 BETA_SCHEDULES = ("code", "linear", "cyclical")
 
@@ -189,7 +190,7 @@ class _SADVAEFamily(VAEMethod):
 
     def __init__(self, config: NaiveAlignmentConfig, feature_dim: int, text_dim: int) -> None:
         super().__init__(config, feature_dim, text_dim, style=config.style_size if self.uses_style else 0)
-        self._optimizers: list[torch.optim.Optimizer] | None = None
+        self._optimizers: list[Adam] | None = None
         self._bce_targets: torch.Tensor | None = None
         self._last_dis: dict[str, torch.Tensor] = {}
 
@@ -248,12 +249,12 @@ class SADVAE(_SADVAEFamily):
         super().__init__(config, feature_dim, text_dim)
         self.names = self.names + ("tc",)
 
-    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+    def configure_optimizers(self) -> list[Adam]:
         """[VAE Adam, discriminator Adam], both at the config's lr (``train.py``)."""
         return super().configure_optimizers() + [adam(self.discriminator.parameters(), self.config.lr)]
 
     @property
-    def optimizers(self) -> list[torch.optim.Optimizer]:
+    def optimizers(self) -> list[Adam]:
         """The optimizers this method steps (made on first use, kept across epochs)."""
         if self._optimizers is None:
             self._optimizers = self.configure_optimizers()
@@ -280,7 +281,7 @@ class SADVAE(_SADVAEFamily):
         return losses
 
     def discriminator_step(self, out: VAEStep, beta2: float,
-                           optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+                           optimizer: Adam) -> dict[str, torch.Tensor]:
         """One discriminator update (``train.py``), on fresh samples of the step's posteriors.
 
         Real: ``[z_r, z_v]`` and ``[z_t, z_v]``; fake: the same pairs with each half permuted

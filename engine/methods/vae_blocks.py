@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.methods.base import MethodConfig, ZeroShotMethod
+from engine.optim import Adam
 
 #: Xavier-uniform gain of every Linear in the SynSE family (``weights_init`` in both repositories).
 INIT_GAIN = 0.5
@@ -400,15 +401,10 @@ class VAEMethodConfig(MethodConfig):
         return ClassifierConfig(self.classifier_samples_per_class, self.classifier_steps, self.classifier_lr)
 
 
-def adam(params, lr: float) -> torch.optim.Adam:
-    """``torch.optim.Adam(params, lr)`` (the official optimizer, default betas and eps), with the
-    fused kernel where the device has one: one pass over all parameters instead of a dozen
-    element-wise ops, which halves the optimizer's share of a step at these sizes."""
-    params = list(params)
-    try:
-        return torch.optim.Adam(params, lr=lr, fused=True)
-    except RuntimeError:  # no fused Adam for this device
-        return torch.optim.Adam(params, lr=lr, foreach=True)
+def adam(params, lr: float) -> Adam:
+    """Adam at ``lr`` with torch's default betas and eps (the official optimizer), from
+    :mod:`engine.optim` (the same update without importing ``torch.optim``)."""
+    return Adam(params, lr=lr)
 
 
 #: ``(epoch, step, steps_per_epoch)``: where a batch falls in the schedule.
@@ -464,7 +460,7 @@ class VAEMethod(ZeroShotMethod):
     def term_weights(self, factors: dict[str, float]) -> list[float]:
         raise NotImplementedError
 
-    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+    def configure_optimizers(self) -> list[Adam]:
         """One Adam over the four VAE nets, as every official script."""
         return [adam(self.vae.parameters(), self.config.lr)]
 

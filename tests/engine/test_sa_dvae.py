@@ -274,7 +274,7 @@ def test_discriminator_steps_every_dis_step_and_zero_beta2_leaves_it_unchanged()
     # the code's countdown, restarted each cycle: steps dis_step - 1, 2 dis_step - 1, ...
     assert fired == [(e, s) for e in range(4) for s in (2, 5, 8, 11, 14, 17)]
     dis_opt = method.optimizers[1]
-    assert all(int(s["step"]) == 24 for s in dis_opt.state.values())
+    assert dis_opt.steps and all(t == 24 for t in dis_opt.steps)
     # beta2 = 0 in cycles 0 and 1: Adam steps on zero gradients, so the weights do not move ...
     for snap in snapshots[:2]:
         assert all(torch.equal(snap[k], start[k]) for k in start)
@@ -285,7 +285,7 @@ def test_discriminator_steps_every_dis_step_and_zero_beta2_leaves_it_unchanged()
     assert any(not torch.equal(snapshots[3][k], start[k]) for k in start)
     # a new fit starts the optimizers afresh, as the loop does for loop-optimised methods
     fit(method, x, y, text, epochs=1)
-    assert all(int(s["step"]) == 6 for s in method.optimizers[1].state.values())
+    assert all(t == 6 for t in method.optimizers[1].steps)
 
 
 def test_discriminator_loss_never_reaches_the_vae():

@@ -108,8 +108,9 @@ def check_feature_folders(root: str | os.PathLike, num_unseen: int, validation: 
     return split, val
 
 
-def load_split_fold(folder: Path) -> FeatureFold:
-    return _load(Path(folder), SPLIT_FILES)
+def load_split_fold(folder: Path, names: tuple[str, ...] = SPLIT_FILES) -> FeatureFold:
+    """The split folder's arrays (only ``names``: evaluation needs no training features)."""
+    return _load(Path(folder), names)
 
 
 def load_val_fold(folder: Path) -> FeatureFold:

@@ -82,6 +82,7 @@ def run(run: Run, config: RunConfig, events=None, should_stop=None) -> dict:
         run.write_state("checkpoints/method_val.safetensors", method_v.state_dict())
         info["validation"] = {"best_epoch": res_v.best_epoch, "val_zsl_top1": res_v.best_metric,
                               "history": res_v.history, "seconds": res_v.seconds}
+        del val, method_v, prepared  # the split fold is loaded next: keep peak memory to one fold
 
     fold = load_split_fold(split_dir)
     if config.selection == "test":
