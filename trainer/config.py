@@ -71,6 +71,13 @@ class RunConfig:
     selection: str = "validation"
     device: str = "cpu"
     paper: dict[str, Any] = field(default_factory=dict)
+    data_root: str | None = None  # the skeleton datasets, for runs that pretrain their own encoder
+    pretrain: dict[str, Any] | None = None  # trainer.pretraining.PretrainConfig fields; None = features given
+    preset: str | None = None
+
+    @property
+    def trains_encoder(self) -> bool:
+        return self.pretrain is not None
 
     def __post_init__(self) -> None:
         if self.selection not in SELECTIONS:

@@ -14,16 +14,26 @@ SA-DVAE spends most of a cycle in its loader).
 After each epoch ``on_epoch_end(epoch)`` may return metrics; with ``select`` naming one of them the
 loop keeps the weights of the best epoch and restores them at the end (selection on the validation
 fold by default: the caller decides which data the metric comes from).
+
+With ``checkpoint`` the loop writes, after every epoch and atomically, the weights, the optimizers,
+the random-number states and the history; a later call with the same path continues after the last
+completed epoch, so a killed run loses at most one epoch and ends with the same weights as an
+uninterrupted one. A method may define ``on_epoch_start(epoch, epochs, optimizers)`` (learning-rate schedules).
 """
 
 from __future__ import annotations
 
 import copy
+import io
+import os
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from pathlib import Path
+from typing import Any, Callable
 
 import torch
+
+from engine.io.atomic import atomic_write_bytes
 
 from trainer.events import EpochEnded, EventSink, StepLogged
 
@@ -63,6 +73,7 @@ def fit(
     device: str | torch.device = "cpu",
     log_every: int = 50,
     seed: int | None = None,
+    checkpoint: str | os.PathLike | None = None,
 ) -> FitResult:
     """Train ``method`` on features; returns what happened (the method holds the chosen weights).
 
@@ -76,6 +87,7 @@ def fit(
         select: a metric name from ``on_epoch_end`` to keep the best epoch by (higher is better).
         should_stop: polled every batch; True stops cleanly after that batch.
         seed: seeds batch order and torch's global RNG (method noise); default: config seed.
+        checkpoint: a file to save to after every epoch and to resume from (module docstring).
     """
     cfg = method.config
     epochs = cfg.epochs if epochs is None else epochs
@@ -89,9 +101,14 @@ def fit(
     iterations = getattr(cfg, "iterations_per_epoch", None)
     result = FitResult(epochs_run=0)
     best_state = None
+    first = 0
+    if checkpoint is not None and Path(checkpoint).exists():
+        first, best_state = _restore(Path(checkpoint), method, optimizers, g, result)
     t_start = time.perf_counter()
-    for epoch in range(epochs):
+    for epoch in range(first, epochs):
         t0 = time.perf_counter()
+        if hasattr(method, "on_epoch_start"):
+            method.on_epoch_start(epoch, epochs, optimizers)
         method.train()
         batches = _batches(len(x), cfg.batch_size, iterations, g)
         n = len(batches)
@@ -124,8 +141,53 @@ def fit(
                 best_state = copy.deepcopy(method.state_dict())
         if events is not None:
             events(EpochEnded(stage, epoch, epochs, metrics, time.perf_counter() - t0))
+        if checkpoint is not None:
+            _save(Path(checkpoint), method, optimizers, g, result, best_state, epoch + 1)
     if best_state is not None:
         method.load_state_dict(best_state)
     method.eval()
     result.seconds = time.perf_counter() - t_start
     return result
+
+
+def _optimizer_list(method, optimizers) -> list:
+    return optimizers or list(getattr(method, "optimizers", None) or [])
+
+
+def _save(path: Path, method, optimizers, g: torch.Generator, result: FitResult, best_state, next_epoch: int) -> None:
+    state: dict[str, Any] = {
+        "next_epoch": next_epoch,
+        "model": method.state_dict(),
+        "optimizers": [o.state_dict() for o in _optimizer_list(method, optimizers)],
+        "torch_rng": torch.get_rng_state(),
+        "batch_rng": g.get_state(),
+        "history": result.history,
+        "best_epoch": result.best_epoch,
+        "best_metric": result.best_metric,
+        "best_state": best_state,
+    }
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _restore(path: Path, method, optimizers, g: torch.Generator, result: FitResult):
+    from engine.errors import ModelFileError
+
+    try:
+        # weights_only: a checkpoint is data (tensors, numbers, lists), never code
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        method.load_state_dict(state["model"])
+        opts = _optimizer_list(method, optimizers)
+        if len(opts) != len(state["optimizers"]):
+            raise ValueError("optimizer count differs")
+        for o, s in zip(opts, state["optimizers"]):
+            o.load_state_dict(s)
+    except Exception as exc:  # a checkpoint that cannot be resumed is the user's file problem
+        raise ModelFileError(path, f"cannot resume from this checkpoint ({type(exc).__name__}: {exc})") from None
+    torch.set_rng_state(state["torch_rng"])
+    g.set_state(state["batch_rng"])
+    result.history = list(state["history"])
+    result.best_epoch, result.best_metric = state["best_epoch"], state["best_metric"]
+    result.epochs_run = state["next_epoch"]
+    return state["next_epoch"], state["best_state"]

@@ -95,3 +95,8 @@ class Run:
         from safetensors.torch import load_file
 
         return load_file(self.file(relative))
+
+
+def feature_root(run: Run, config: RunConfig) -> Path:
+    """Where a run's SynSE-layout features are: the user's folder, or the run's own ``features/``."""
+    return Path(config.features) if config.features else run.file("features")

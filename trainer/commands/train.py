@@ -19,6 +19,10 @@ from trainer.config import SELECTIONS, GateSpec, RunConfig, TextSpec, resolve
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train and evaluate a zero-shot method (on SynSE-layout features today)")
     p.add_argument("--config", help="a run config JSON (as a run's config.json)")
+    p.add_argument("--preset", help="a benchmark preset (utd_mhad_split1..3, nw_ucla_split1..3): trains the encoder too")
+    p.add_argument("--method", default="sa_dvae", help="with --preset: the method (sa_dvae, sa_dvae_fd, "
+                                                      "naive_alignment, cada_vae, contrastive)")
+    p.add_argument("--data-root", help="with --preset: the folder holding the datasets (default: ../shared/data)")
     p.add_argument("--method-config", help="method config name in assets/configs/methods (e.g. sa_dvae.ntu60_synse) "
                                            "or a path to one")
     p.add_argument("--split", help="split name in assets/splits (e.g. ntu60_synse_55_5)")
@@ -45,6 +49,13 @@ def build_config(args: argparse.Namespace) -> RunConfig:
 
     if args.config:
         return RunConfig.load(args.config)
+    if args.preset:
+        from trainer.data.locations import default_data_root
+        from trainer.presets import preset_config
+
+        root = args.data_root or default_data_root()
+        return preset_config(args.preset, args.method, str(root) if root else None,
+                             str(resolve_device(args.device)), args.select_on)
     if args.out and args.resume and (Path(args.out) / "config.json").exists() and not args.method_config:
         return RunConfig.load(Path(args.out) / "config.json")
     missing = [f for f in ("method_config", "split", "features") if not getattr(args, f)]
@@ -67,6 +78,13 @@ def check_inputs(config: RunConfig) -> None:
     from trainer.data.splits import load_split
 
     split = load_split(config.split)
+    if config.trains_encoder:
+        if split.dataset != "procedural":
+            from trainer.data.datasets import FILE_GROUP
+            from trainer.data.locations import dataset_files
+
+            dataset_files(FILE_GROUP.get(split.dataset, split.dataset), config.data_root)  # clear error if absent
+        return
     if not config.features:
         raise ZsarError("this run needs --features (a SynSE-layout feature folder)")
     check_feature_folders(config.features, len(split.unseen), split.has_validation)
@@ -81,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = build_config(args)
     check_inputs(config)
-    out = args.out or f"runs/{config.method}_{config.split}_{time.strftime('%Y%m%d-%H%M%S')}"
+    out = args.out or f"runs/{config.method}_{Path(config.split).stem}_{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir = Run(out)
     run_dir.start(config, resume=args.resume)
     jsonl = JsonlSink(run_dir.events_path)

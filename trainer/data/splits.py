@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 from engine.assets import asset_path
 from engine.errors import ZsarError
@@ -29,6 +30,15 @@ class Split:
     val_unseen: tuple[int, ...] = ()
     source: str = ""
     protocol: dict = field(default_factory=dict)  # which subjects / views train and test, when the split says
+    class_names: tuple[str, ...] = ()  # only for datasets without assets/classes/<dataset>.txt
+
+    def names(self) -> tuple[str, ...]:
+        """Class names, index = class id."""
+        if self.class_names:
+            return self.class_names
+        from engine.assets import class_names
+
+        return class_names(self.dataset)
 
     @property
     def has_validation(self) -> bool:
@@ -46,12 +56,13 @@ def split_names() -> list[str]:
 
 @lru_cache(maxsize=None)
 def load_split(name: str) -> Split:
-    path = asset_path("splits", f"{name}.json")
+    """A split by name (``assets/splits/<name>.json``) or by the path of a JSON file of that form."""
+    path = Path(name) if name.endswith(".json") else asset_path("splits", f"{name}.json")
     if not path.exists():
         raise ZsarError(f"unknown split {name!r} (known: {', '.join(split_names())})")
     d = json.loads(path.read_text(encoding="utf-8"))
     return Split(
         name=d["name"], dataset=d["dataset"], num_classes=d["num_classes"], seen=tuple(d["seen"]),
         unseen=tuple(d["unseen"]), val_seen=tuple(d.get("val_seen", ())), val_unseen=tuple(d.get("val_unseen", ())),
-        source=d.get("source", ""), protocol=d.get("protocol") or {},
+        source=d.get("source", ""), protocol=d.get("protocol") or {}, class_names=tuple(d.get("class_names") or ()),
     )

@@ -13,7 +13,7 @@ from engine.errors import ZsarError
 from trainer.config import RunConfig
 from trainer.events import EventSink, RunFailed, StageFinished, StageStarted
 from trainer.runs import Run
-from trainer.stages import embed_texts, evaluate, fit_alignment
+from trainer.stages import embed_texts, evaluate, extract_features, fit_alignment, pretrain_encoder
 
 STAGES = ("pretrain_encoder", "extract_features", "embed_texts", "fit_alignment", "evaluate")
 #: the stages a run on pre-extracted features (a SynSE feature folder) needs
@@ -25,8 +25,9 @@ class Cancelled(ZsarError):
 
 
 def run_pipeline(run: Run, config: RunConfig, events: EventSink | None = None,
-                 should_stop: Callable[[], bool] | None = None, stages=FEATURE_STAGES) -> dict:
+                 should_stop: Callable[[], bool] | None = None, stages=None) -> dict:
     emit = events or (lambda e: None)
+    stages = stages or (STAGES if config.trains_encoder else FEATURE_STAGES)
     infos = {}
     for name in stages:
         done = run.stage_done(name)
@@ -37,14 +38,18 @@ def run_pipeline(run: Run, config: RunConfig, events: EventSink | None = None,
         emit(StageStarted(name))
         t0 = time.perf_counter()
         try:
-            if name == "embed_texts":
+            if name == "pretrain_encoder":
+                info = pretrain_encoder.run(run, config, events, should_stop)
+            elif name == "extract_features":
+                info = extract_features.run(run, config, events)
+            elif name == "embed_texts":
                 info = embed_texts.run(run, config, events)
             elif name == "fit_alignment":
                 info = fit_alignment.run(run, config, events, should_stop)
             elif name == "evaluate":
                 info = evaluate.run(run, config, events)
             else:
-                raise ZsarError(f"stage {name} is not available for runs on pre-extracted features")
+                raise ZsarError(f"unknown stage {name}")
         except Exception as exc:
             emit(RunFailed(name, f"{type(exc).__name__}: {exc}"))
             raise

@@ -38,7 +38,7 @@ def run(run: Run, config: RunConfig, events=None) -> dict:
         from engine.text.prompts import encode_class_set
 
         encoder = create_text_encoder(text.encoder, **text.options)
-        emb = encode_class_set(encoder, ClassSet.from_dataset(split.dataset), text.mode)
+        emb = encode_class_set(encoder, ClassSet(split.names()), text.mode)
         source = {"encoder": text.encoder, "encoder_id": encoder.id, "mode": text.mode}
     if not np.isfinite(emb).all():
         raise ZsarError("text features hold NaN or infinite values")

@@ -16,7 +16,7 @@ from trainer.config import RunConfig
 from trainer.data.features import find_feature_folders, load_split_fold
 from trainer.data.splits import load_split
 from trainer.metrics import confusion, gzsl_accuracies, per_class_accuracy, top1
-from trainer.runs import Run
+from trainer.runs import Run, feature_root
 from trainer.stages.fit_alignment import unseen_probs
 
 STAGE = "evaluate"
@@ -31,7 +31,7 @@ def run(run: Run, config: RunConfig, events=None) -> dict:
 
     split = load_split(config.split)
     emb = run.read_npy("text/class_embeddings.npy")
-    split_dir, _ = find_feature_folders(config.features, len(split.unseen))
+    split_dir, _ = find_feature_folders(feature_root(run, config), len(split.unseen))
     fold = load_split_fold(split_dir, ("ztest", "z_label", "gtest", "g_label", "gtest_out"))
     method = create_method(config.method, config.method_config, fold["ztest"].shape[1], emb.shape[1])
     method.load_state_dict(run.read_state("checkpoints/method_split.safetensors"))
@@ -87,9 +87,7 @@ def run(run: Run, config: RunConfig, events=None) -> dict:
 
 def split_class(split, class_id: int) -> str:
     """``"10 reading"``: the id and the class name, readable in results.json."""
-    from engine.assets import class_names
-
     try:
-        return f"{int(class_id)} {class_names(split.dataset)[int(class_id)]}"
+        return f"{int(class_id)} {split.names()[int(class_id)]}"
     except (KeyError, IndexError):
         return str(int(class_id))

@@ -23,7 +23,7 @@ from trainer.config import RunConfig
 from trainer.data.features import find_feature_folders, load_split_fold, load_val_fold
 from trainer.data.splits import load_split
 from trainer.loop import fit
-from trainer.runs import Run
+from trainer.runs import Run, feature_root
 
 STAGE = "fit_alignment"
 
@@ -64,7 +64,7 @@ def _train(config: RunConfig, x: np.ndarray, labels: np.ndarray, classes: tuple[
 def run(run: Run, config: RunConfig, events=None, should_stop=None) -> dict:
     split = load_split(config.split)
     emb = run.read_npy("text/class_embeddings.npy")
-    split_dir, val_dir = find_feature_folders(config.features, len(split.unseen))
+    split_dir, val_dir = find_feature_folders(feature_root(run, config), len(split.unseen))
     info: dict = {"selection": config.selection, "split_folder": str(split_dir), "validation": None}
 
     if split.has_validation:

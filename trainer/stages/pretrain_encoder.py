@@ -1,0 +1,87 @@
+"""Stage ``pretrain_encoder``: skeleton encoders trained with cross-entropy on seen classes only.
+
+Two encoders, as the SynSE feature release implies (one network per split, and one per validation
+fold, so that no class the gate treats as unseen was ever a training class of the features it sees):
+
+* the **split** encoder on the training-subject samples of the split's seen classes;
+* the **validation-fold** encoder on the training-subject samples of the val-seen classes, minus a
+  held-out share per class (the ``val`` samples the GZSL gate is fitted on).
+
+Each is checkpointed after every epoch (``checkpoints/encoder_{split,val}.pt``); ``--resume``
+continues a killed stage from its last epoch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from engine.encoders import create_skeleton_encoder, load_encoder_config
+from engine.skeleton.preprocess import PreprocessConfig
+from trainer.config import RunConfig
+from trainer.data.datasets import SkeletonData, load_skeletons, protocol_masks
+from trainer.data.splits import Split, load_split
+from trainer.loop import fit
+from trainer.pretraining import EncoderClassifier, PretrainConfig
+from trainer.runs import Run
+from trainer.stages.fit_alignment import _index
+
+STAGE = "pretrain_encoder"
+
+
+def preprocess_config(p: PretrainConfig) -> PreprocessConfig:
+    return PreprocessConfig(style=p.style, window=p.window, num_bodies=p.num_bodies)
+
+
+def load_data(config: RunConfig) -> tuple[Split, SkeletonData, np.ndarray, np.ndarray]:
+    split = load_split(config.split)
+    p = PretrainConfig.from_dict(config.pretrain)
+    data = load_skeletons(split.dataset, config.data_root, preprocess_config(p))
+    train, test = protocol_masks(data, split)
+    return split, data, train, test
+
+
+def val_heldout_mask(data: SkeletonData, train: np.ndarray, split: Split, share: float, seed: int) -> np.ndarray:
+    """Training samples of val-seen classes held out from the validation-fold encoder (per class)."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros(len(data), bool)
+    for c in split.val_seen:
+        idx = np.flatnonzero(train & (data.labels == c))
+        k = max(1, int(round(share * len(idx)))) if len(idx) > 1 else 0
+        out[rng.choice(idx, size=k, replace=False)] = True
+    return out
+
+
+def new_model(p: PretrainConfig, num_classes: int) -> EncoderClassifier:
+    key, enc_config = load_encoder_config(p.encoder)
+    torch.manual_seed(p.seed)  # initial weights: the same for a run and its resumption
+    encoder = create_skeleton_encoder(key, enc_config, num_classes=0, num_bodies=p.num_bodies) \
+        if "num_bodies" in enc_config.to_dict() else create_skeleton_encoder(key, enc_config, num_classes=0)
+    return EncoderClassifier(encoder, num_classes, p)
+
+
+def train_encoder(run: Run, config: RunConfig, data: SkeletonData, mask: np.ndarray, classes: tuple[int, ...],
+                  name: str, events=None, should_stop=None) -> dict:
+    p = PretrainConfig.from_dict(config.pretrain)
+    model = new_model(p, len(classes))
+    x = torch.as_tensor(data.x[mask])
+    y = _index(data.labels[mask], classes)
+    res = fit(model, x, y, torch.zeros(len(classes), 1), stage=f"{STAGE}:{name}", epochs=p.epochs, events=events,
+              should_stop=should_stop, device=config.device, seed=p.seed,
+              checkpoint=run.file("checkpoints", f"encoder_{name}.pt"))
+    if not res.stopped:
+        run.write_state(f"checkpoints/encoder_{name}.safetensors", model.state_dict())
+    return {"samples": int(mask.sum()), "classes": len(classes), "epochs": res.epochs_run, "stopped": res.stopped,
+            "seconds": res.seconds}
+
+
+def run(run: Run, config: RunConfig, events=None, should_stop=None) -> dict:
+    split, data, train, _ = load_data(config)
+    p = PretrainConfig.from_dict(config.pretrain)
+    seen_train = train & np.isin(data.labels, split.seen)
+    info = {"split": train_encoder(run, config, data, seen_train, split.seen, "split", events, should_stop)}
+    if split.has_validation and not info["split"]["stopped"]:
+        held = val_heldout_mask(data, train, split, p.val_heldout, p.seed)
+        mask = train & np.isin(data.labels, split.val_seen) & ~held
+        info["validation"] = train_encoder(run, config, data, mask, split.val_seen, "val", events, should_stop)
+    return info
