@@ -54,8 +54,12 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         from trainer.presets import preset_config
 
         root = args.data_root or default_data_root()
-        return preset_config(args.preset, args.method, str(root) if root else None,
-                             str(resolve_device(args.device)), args.select_on)
+        config = preset_config(args.preset, args.method, str(root) if root else None,
+                               str(resolve_device(args.device)), args.select_on)
+        if args.text_features:  # e.g. the papers' CLIP label features instead of the offline MiniLM
+            text = TextSpec(features=str(Path(args.text_features).resolve()))
+            config = RunConfig.from_dict({**config.to_dict(), "text": text.__dict__})
+        return config
     if args.out and args.resume and (Path(args.out) / "config.json").exists() and not args.method_config:
         return RunConfig.load(Path(args.out) / "config.json")
     missing = [f for f in ("method_config", "split", "features") if not getattr(args, f)]

@@ -21,7 +21,19 @@ from trainer.data.locations import dataset_files
 from trainer.data.splits import Split
 
 # split dataset name -> the file group of trainer.data.locations that holds it
-FILE_GROUP = {"utd_mhad": "utd_mhad", "nw_ucla": "nw_ucla"}
+FILE_GROUP = {"utd_mhad": "utd_mhad", "nw_ucla": "nw_ucla", "ntu60": "ntu60", "ntu120": "ntu120"}
+
+# NTU RGB+D cross-subject training subjects (methods.md section 1.1, from the dataset papers);
+# NTU-60 keeps actions A001-A060 of the same folder.
+_NTU60_XSUB = [1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38]
+_NTU120_XSUB = _NTU60_XSUB + [45, 46, 47, 49, 50, 52, 53, 54, 55, 56, 57, 58, 59, 70, 74, 78, 80, 81, 82, 83,
+                              84, 85, 86, 89, 91, 92, 93, 94, 95, 97, 98, 100, 103]
+#: the protocol a split of this dataset uses when its file names none (the ZSSAR papers' xsub)
+DEFAULT_PROTOCOLS = {
+    "ntu60": {"kind": "cross_subject", "train_subjects": _NTU60_XSUB, "test_subjects": "others"},
+    "ntu120": {"kind": "cross_subject", "train_subjects": _NTU120_XSUB, "test_subjects": "others"},
+}
+NUM_CLASSES = {"ntu60": 60, "ntu120": 120}
 
 
 @dataclass
@@ -58,10 +70,13 @@ def load_skeletons(dataset: str, data_root: str | os.PathLike | None, config: Pr
         for seq in open_skeleton_file(path):
             if seq.label_id is None or seq.num_frames < min_frames:
                 continue
+            wrong_ntu = seq.dataset not in ("ntu60", "ntu120") or seq.label_id >= NUM_CLASSES.get(dataset, 0)
+            if dataset in NUM_CLASSES and wrong_ntu:
+                continue
             xs.append(preprocess(seq.joints, config))
             labels.append(seq.label_id)
             subjects.append(int(seq.meta.get("subject", -1)))
-            views.append(int(seq.meta.get("view", -1)))
+            views.append(int(seq.meta.get("view", seq.meta.get("camera", -1))))
             names.append(seq.name)
             layouts.add(seq.source_layout)
     if not xs:
@@ -72,10 +87,12 @@ def load_skeletons(dataset: str, data_root: str | os.PathLike | None, config: Pr
 
 def protocol_masks(data: SkeletonData, split: Split) -> tuple[np.ndarray, np.ndarray]:
     """Boolean masks of the training and test samples under the split's protocol."""
-    p = split.protocol
+    p = split.protocol or DEFAULT_PROTOCOLS.get(split.dataset, {})
     kind = p.get("kind")
     if kind == "cross_subject":
-        return np.isin(data.subjects, p["train_subjects"]), np.isin(data.subjects, p["test_subjects"])
+        train = np.isin(data.subjects, p["train_subjects"])
+        test = ~train if p["test_subjects"] == "others" else np.isin(data.subjects, p["test_subjects"])
+        return train, test
     if kind == "cross_view":
         return np.isin(data.views, p["train_views"]), np.isin(data.views, p["test_views"])
     raise ZsarError(f"split {split.name} has no usable protocol (kind {kind!r})")

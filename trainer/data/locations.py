@@ -15,6 +15,9 @@ DATASET_FILES: dict[str, tuple[str, str]] = {
     "bandai": ("bandai_namco_motion", "dataset*_positions_mm.npz"),
     "bandai_bvh": ("bandai_namco_motion", "bvh_samples/*.bvh"),
     "ntu_sample": ("ntu_samples", "*.skeleton"),
+    # the user's own copy of NTU RGB+D: the official release's folder of .skeleton files
+    "ntu60": ("nturgb+d_skeletons", "*.skeleton"),
+    "ntu120": ("nturgb+d_skeletons", "*.skeleton"),
 }
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -39,5 +42,6 @@ def dataset_files(dataset: str, data_root: str | os.PathLike | None) -> list[Pat
     folder, pattern = DATASET_FILES[dataset]
     files = sorted((root / folder).glob(pattern))
     if not files:
-        raise ZsarError(f"no {dataset} files matching {folder}/{pattern} under {root}")
+        raise ZsarError(f"no {dataset} files matching {folder}/{pattern} under {root}; --data-root must be the "
+                        f"folder that holds your copy of the dataset (its {folder}/ folder)")
     return files
