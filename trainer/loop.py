@@ -98,6 +98,9 @@ def fit(
     method.to(device)
     x, y, t = features.to(device), labels.to(device), class_embeddings.to(device)
     optimizers = [] if method.manual_optimization else method.configure_optimizers()
+    rank, world = _distributed(method)
+    if world > 1:
+        events = events if rank == 0 else None  # one voice: rank 0 reports and writes
     iterations = getattr(cfg, "iterations_per_epoch", None)
     result = FitResult(epochs_run=0)
     best_state = None
@@ -113,7 +116,7 @@ def fit(
         batches = _batches(len(x), cfg.batch_size, iterations, g)
         n = len(batches)
         for step, idx in enumerate(batches):
-            idx = idx.to(device)
+            idx = idx[rank::world].to(device)  # every rank draws the same batch order and takes its share
             batch = {"features": x[idx], "labels": y[idx], "class_embeddings": t,
                      "epoch": epoch, "step": step, "steps_per_epoch": n}
             losses = method.training_step(batch)
@@ -141,13 +144,34 @@ def fit(
                 best_state = copy.deepcopy(method.state_dict())
         if events is not None:
             events(EpochEnded(stage, epoch, epochs, metrics, time.perf_counter() - t0))
-        if checkpoint is not None:
+        if checkpoint is not None and rank == 0:
             _save(Path(checkpoint), method, optimizers, g, result, best_state, epoch + 1)
     if best_state is not None:
         method.load_state_dict(best_state)
     method.eval()
     result.seconds = time.perf_counter() - t_start
     return result
+
+
+def _distributed(method) -> tuple[int, int]:
+    """(rank, world size); under ``torchrun`` with a process group, wrap ``method`` for data parallelism.
+
+    The method's ``forward`` (encoder and head) runs through a ``DistributedDataParallel`` wrapper
+    kept as ``method.ddp`` (set with object.__setattr__ so it is not a registered submodule: it
+    holds the method itself, and state_dict would recurse). Methods that support it call
+    ``self.ddp(x)`` when present (:class:`trainer.pretraining.EncoderClassifier`).
+    """
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
+        return 0, 1
+    if getattr(method, "supports_ddp", False) and getattr(method, "ddp", None) is None:
+        from torch.nn.parallel import DistributedDataParallel
+
+        object.__setattr__(method, "ddp", DistributedDataParallel(method))
+    elif not getattr(method, "supports_ddp", False):
+        raise RuntimeError(f"{type(method).__name__} does not support distributed training")
+    return dist.get_rank(), dist.get_world_size()
 
 
 def _optimizer_list(method, optimizers) -> list:

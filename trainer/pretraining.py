@@ -49,6 +49,8 @@ class EncoderClassifier(nn.Module):
     """A skeleton encoder with a head over ``num_classes`` seen classes, trained with cross-entropy."""
 
     manual_optimization = False
+    supports_ddp = True  # the loop sets self.ddp under torchrun (trainer.loop._distributed)
+    ddp = None
 
     def __init__(self, encoder: nn.Module, num_classes: int, config: PretrainConfig) -> None:
         super().__init__()
@@ -83,7 +85,7 @@ class EncoderClassifier(nn.Module):
         return torch.einsum("nij,njtvm->nitvm", rot, x)
 
     def training_step(self, batch: dict) -> dict[str, torch.Tensor]:
-        logits = self(self.augment(batch["features"]))
+        logits = (self.ddp if self.ddp is not None else self)(self.augment(batch["features"]))
         loss = F.cross_entropy(logits, batch["labels"])
         with torch.no_grad():
             acc = (logits.argmax(1) == batch["labels"]).float().mean()

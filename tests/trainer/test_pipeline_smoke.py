@@ -83,3 +83,21 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
     assert a["zsl"] == b["zsl"] and a["gzsl"] == b["gzsl"] and a["per_class"] == b["per_class"]
     events = (tmp_path / "killed" / "events.jsonl").read_text().splitlines()
     assert all(json.loads(line) for line in events)  # every line whole, even across the kill
+
+
+def test_stage_one_with_two_gloo_processes(tmp_path):
+    """torchrun --nproc_per_node=2 on the CPU: DistributedDataParallel over gloo for pretrain_encoder,
+    then rank 0 alone finishes the run."""
+    cfg = config(tmp_path, epochs=2)
+    cfg_path = tmp_path / "config.json"
+    cfg_path.write_text(json.dumps(cfg.to_dict()))
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
+                          "-m", "app", "train", "--config", str(cfg_path), "--out", str(out)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=400, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    info = json.loads((out / "stages" / "pretrain_encoder.json").read_text())
+    assert info["world_size"] == 2
+    assert (out / "results.json").exists()
+    assert (out / "events.jsonl").read_text().count('"event": "StageStarted"') == 5  # one voice: rank 0

@@ -96,6 +96,20 @@ def check_inputs(config: RunConfig) -> None:
         raise ZsarError(f"{config.text.features}: no such text-features file")
 
 
+def _init_distributed(config: RunConfig) -> int:
+    """Under ``torchrun --nproc_per_node=N``: join the process group (gloo on the CPU, NCCL on
+    CUDA) and return this process's rank; -1 when not distributed."""
+    import os
+
+    if int(os.environ.get("WORLD_SIZE", "1")) < 2:
+        return -1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if config.device.startswith("cuda") else "gloo")
+    return dist.get_rank()
+
+
 def run(args: argparse.Namespace) -> int:
     from trainer.events import ConsoleSink, JsonlSink, MultiSink
     from trainer.runs import Run
@@ -105,7 +119,22 @@ def run(args: argparse.Namespace) -> int:
     check_inputs(config)
     out = args.out or f"runs/{config.method}_{Path(config.split).stem}_{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir = Run(out)
+    rank = _init_distributed(config)
+    if rank > 0:
+        # torchrun: every rank trains the encoder data-parallel; rank 0 alone writes and goes on
+        from trainer.stages import pretrain_encoder
+
+        if config.trains_encoder and run_dir.stage_done("pretrain_encoder") is None:
+            import torch.distributed as dist
+
+            dist.barrier()  # rank 0 has written config.json
+            pretrain_encoder.run(run_dir, config)
+        return 0
     run_dir.start(config, resume=args.resume)
+    if rank == 0:
+        import torch.distributed as dist
+
+        dist.barrier()
     jsonl = JsonlSink(run_dir.events_path)
     try:
         run_pipeline(run_dir, config, MultiSink(ConsoleSink(), jsonl))

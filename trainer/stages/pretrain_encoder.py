@@ -69,10 +69,16 @@ def train_encoder(run: Run, config: RunConfig, data: SkeletonData, mask: np.ndar
     res = fit(model, x, y, torch.zeros(len(classes), 1), stage=f"{STAGE}:{name}", epochs=p.epochs, events=events,
               should_stop=should_stop, device=config.device, seed=p.seed,
               checkpoint=run.file("checkpoints", f"encoder_{name}.pt"))
-    if not res.stopped:
+    if not res.stopped and _rank() == 0:
         run.write_state(f"checkpoints/encoder_{name}.safetensors", model.state_dict())
     return {"samples": int(mask.sum()), "classes": len(classes), "epochs": res.epochs_run, "stopped": res.stopped,
             "seconds": res.seconds}
+
+
+def _rank() -> int:
+    import torch.distributed as dist
+
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
 
 def run(run: Run, config: RunConfig, events=None, should_stop=None) -> dict:
@@ -84,4 +90,11 @@ def run(run: Run, config: RunConfig, events=None, should_stop=None) -> dict:
         held = val_heldout_mask(data, train, split, p.val_heldout, p.seed)
         mask = train & np.isin(data.labels, split.val_seen) & ~held
         info["validation"] = train_encoder(run, config, data, mask, split.val_seen, "val", events, should_stop)
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        # torchrun: the later stages are cheap and run on rank 0 alone, outside the process group
+        info["world_size"] = dist.get_world_size()
+        dist.barrier()
+        dist.destroy_process_group()
     return info
