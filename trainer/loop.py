@@ -33,6 +33,7 @@ from typing import Any, Callable
 
 import torch
 
+from engine.device import autocast
 from engine.io.atomic import atomic_write_bytes
 
 from trainer.events import EpochEnded, EventSink, StepLogged
@@ -74,6 +75,7 @@ def fit(
     log_every: int = 50,
     seed: int | None = None,
     checkpoint: str | os.PathLike | None = None,
+    amp: bool = False,
 ) -> FitResult:
     """Train ``method`` on features; returns what happened (the method holds the chosen weights).
 
@@ -88,6 +90,8 @@ def fit(
         should_stop: polled every batch; True stops cleanly after that batch.
         seed: seeds batch order and torch's global RNG (method noise); default: config seed.
         checkpoint: a file to save to after every epoch and to resume from (module docstring).
+        amp: mixed precision (bfloat16 autocast) on CUDA GPUs that support it; bfloat16 keeps float32's
+            range, so no loss scaling is needed. Ignored on the CPU.
     """
     cfg = method.config
     epochs = cfg.epochs if epochs is None else epochs
@@ -99,6 +103,7 @@ def fit(
     x, y, t = features.to(device), labels.to(device), class_embeddings.to(device)
     optimizers = [] if method.manual_optimization else method.configure_optimizers()
     rank, world = _distributed(method)
+    use_amp = amp and device.type == "cuda" and torch.cuda.is_bf16_supported()
     if world > 1:
         events = events if rank == 0 else None  # one voice: rank 0 reports and writes
     iterations = getattr(cfg, "iterations_per_epoch", None)
@@ -119,7 +124,8 @@ def fit(
             idx = idx[rank::world].to(device)  # every rank draws the same batch order and takes its share
             batch = {"features": x[idx], "labels": y[idx], "class_embeddings": t,
                      "epoch": epoch, "step": step, "steps_per_epoch": n}
-            losses = method.training_step(batch)
+            with autocast(device, enabled=use_amp):
+                losses = method.training_step(batch)
             if optimizers:
                 for o in optimizers:
                     o.zero_grad(set_to_none=True)

@@ -68,7 +68,7 @@ def train_encoder(run: Run, config: RunConfig, data: SkeletonData, mask: np.ndar
     y = _index(data.labels[mask], classes)
     res = fit(model, x, y, torch.zeros(len(classes), 1), stage=f"{STAGE}:{name}", epochs=p.epochs, events=events,
               should_stop=should_stop, device=config.device, seed=p.seed,
-              checkpoint=run.file("checkpoints", f"encoder_{name}.pt"))
+              checkpoint=run.file("checkpoints", f"encoder_{name}.pt"), amp=True)
     if not res.stopped and _rank() == 0:
         run.write_state(f"checkpoints/encoder_{name}.safetensors", model.state_dict())
     return {"samples": int(mask.sum()), "classes": len(classes), "epochs": res.epochs_run, "stopped": res.stopped,
