@@ -17,14 +17,12 @@ on the CPU and on CUDA, under :func:`engine.device.autocast`. For batch-1 CPU sp
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-from pathlib import Path
 from typing import Any
 
 from torch import nn
 
-from engine.assets import asset_path
+from engine.assets import asset_path, config_names, load_config_document
 from engine.registry import Registry
 
 SKELETON_ENCODERS: Registry[type[nn.Module]] = Registry("skeleton encoder")
@@ -97,7 +95,7 @@ def create_skeleton_encoder(
 
 def encoder_config_names() -> list[str]:
     """Names of the JSON encoder configs in ``assets/configs/encoders`` (without ``.json``)."""
-    return sorted(p.stem for p in CONFIG_DIR.glob("*.json"))
+    return config_names(CONFIG_DIR)
 
 
 def load_encoder_config(name_or_path: str | os.PathLike) -> tuple[str, Any]:
@@ -115,24 +113,6 @@ def load_encoder_config(name_or_path: str | os.PathLike) -> tuple[str, Any]:
         FileNotFoundError: no such config.
         ValueError: the file is not such a config.
     """
-    text = str(name_or_path)
-    path = Path(text)
-    if not (text.endswith(".json") or path.exists()):
-        path = CONFIG_DIR / f"{text}.json"
-        if not path.exists():
-            known = ", ".join(encoder_config_names())
-            raise FileNotFoundError(f"no encoder config {text!r} (known: {known})")
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(doc, dict) or "encoder" not in doc or not isinstance(doc.get("config", {}), dict):
-        raise ValueError(f"{path}: an encoder config needs 'encoder' (a registry key) and a 'config' object")
+    _, doc, config = load_config_document(name_or_path, CONFIG_DIR, "encoder", "encoder", SKELETON_ENCODERS)
     key = doc["encoder"]
-    if key not in SKELETON_ENCODERS:
-        raise ValueError(f"{path}: unknown encoder {key!r} (known: {', '.join(list_skeleton_encoders())})")
-    try:
-        config = SKELETON_ENCODERS.get(key).config_cls.from_dict(doc.get("config") or {})
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{path}: {exc}") from None
     return key, config

@@ -14,12 +14,10 @@ threshold / temperature (null: searched on the validation fold) and the publishe
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 from typing import Any
 
-from engine.assets import asset_path
+from engine.assets import asset_path, config_names, load_config_document
 from engine.registry import Registry
 
 METHODS: Registry = Registry("method")
@@ -49,7 +47,7 @@ def create_method(
 def method_config_names() -> list[str]:
     """Names of the JSON method configs in ``assets/configs/methods`` (without ``.json``), e.g.
     ``"sa_dvae.ntu60_synse"``."""
-    return sorted(p.name[: -len(".json")] for p in CONFIG_DIR.glob("*.json"))
+    return config_names(CONFIG_DIR)
 
 
 def load_method_config(name_or_path: str | os.PathLike) -> tuple[str, MethodConfig, dict[str, Any]]:
@@ -67,26 +65,8 @@ def load_method_config(name_or_path: str | os.PathLike) -> tuple[str, MethodConf
         FileNotFoundError: no such config.
         ValueError: the file is not such a config (bad JSON, unknown method or field).
     """
-    text = str(name_or_path)
-    path = Path(text)
-    if not (text.endswith(".json") or path.is_file()):
-        path = CONFIG_DIR / f"{text}.json"
-    if not path.is_file():
-        known = ", ".join(method_config_names())
-        raise FileNotFoundError(f"no method config {text!r} (known: {known})")
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(doc, dict) or "method" not in doc or not isinstance(doc.get("config", {}), dict):
-        raise ValueError(f"{path}: a method config needs 'method' (a registry key) and a 'config' object")
+    _, doc, config = load_config_document(name_or_path, CONFIG_DIR, "method", "method", METHODS)
     key = doc["method"]
-    if key not in METHODS:
-        raise ValueError(f"{path}: unknown method {key!r} (known: {', '.join(list_methods())})")
-    try:
-        config = METHODS.get(key).config_cls.from_dict(doc.get("config") or {})
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{path}: {exc}") from None
     rest = {k: v for k, v in doc.items() if k not in ("method", "config")}
     return key, config, rest
 
