@@ -52,3 +52,19 @@ def test_every_split_file_is_consistent():
             assert sorted(s.val_seen + s.val_unseen) == sorted(s.seen), name
             assert len(s.val_unseen) == len(s.unseen) or s.dataset.startswith("ntu"), name
         assert s.source, name
+
+
+def test_ntu_from_ctrgcn_npz_uses_its_train_test_halves(tmp_path, ntu_sample):
+    from engine.io import open_skeleton_file
+
+    joints = open_skeleton_file(ntu_sample)[0].joints  # (103, 1, 25, 3)
+    x = np.zeros((300, 150), np.float32)
+    x[: len(joints), :75] = joints[:, 0].reshape(len(joints), 75)
+    y = np.zeros((1, 60), np.float32)
+    y[0, 7] = 1
+    np.savez(tmp_path / "NTU60_CS.npz", x_train=np.stack([x, x]), y_train=np.concatenate([y, y]),
+             x_test=x[None], y_test=y)
+    data = load_skeletons("ntu60", tmp_path, CONFIG)
+    assert len(data) == 3 and data.labels.tolist() == [7, 7, 7]
+    train, test = protocol_masks(data, load_split("ntu60_synse_55_5"))
+    assert train.tolist() == [True, True, False] and test.tolist() == [False, False, True]

@@ -84,10 +84,9 @@ def check_inputs(config: RunConfig) -> None:
     split = load_split(config.split)
     if config.trains_encoder:
         if split.dataset != "procedural":
-            from trainer.data.datasets import FILE_GROUP
-            from trainer.data.locations import dataset_files
+            from trainer.data.datasets import dataset_sources
 
-            dataset_files(FILE_GROUP.get(split.dataset, split.dataset), config.data_root)  # clear error if absent
+            dataset_sources(split.dataset, config.data_root)  # a clear error when the data is absent
         return
     if not config.features:
         raise ZsarError("this run needs --features (a SynSE-layout feature folder)")

@@ -34,6 +34,31 @@ DEFAULT_PROTOCOLS = {
     "ntu120": {"kind": "cross_subject", "train_subjects": _NTU120_XSUB, "test_subjects": "others"},
 }
 NUM_CLASSES = {"ntu60": 60, "ntu120": 120}
+# CTR-GCN's preprocessed cross-subject files: their x_train / x_test halves are the xsub protocol
+NPZ_FILES = {"ntu60": "NTU60_CS.npz", "ntu120": "NTU120_CSub.npz"}
+
+
+def dataset_sources(dataset: str, data_root: str | os.PathLike | None) -> list:
+    """The files to read for ``dataset``: the raw folder, else (NTU) CTR-GCN's ``.npz`` beside it.
+
+    Raises:
+        ZsarError: none found, saying where they were looked for.
+    """
+    from pathlib import Path
+
+    from trainer.data.locations import default_data_root
+
+    if dataset in NPZ_FILES:
+        root = Path(data_root) if data_root else default_data_root()
+        npz = root / NPZ_FILES[dataset] if root else None
+        if npz is not None and npz.is_file() and not (root / "nturgb+d_skeletons").is_dir():
+            return [npz]
+    try:
+        return dataset_files(FILE_GROUP.get(dataset, dataset), data_root)
+    except ZsarError as exc:
+        if dataset in NPZ_FILES:
+            raise ZsarError(f"{exc}, or CTR-GCN's {NPZ_FILES[dataset]}") from None
+        raise
 
 
 @dataclass
@@ -44,6 +69,8 @@ class SkeletonData:
     views: np.ndarray  # (N,) int64, -1 when unknown
     names: list[str]
     source_layout: str
+    partition: np.ndarray | None = None  # (N,) "train" / "test" when the file itself splits the data
+
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -51,7 +78,8 @@ class SkeletonData:
     def subset(self, mask: np.ndarray) -> "SkeletonData":
         idx = np.flatnonzero(mask)
         return SkeletonData(self.x[idx], self.labels[idx], self.subjects[idx], self.views[idx],
-                            [self.names[i] for i in idx], self.source_layout)
+                            [self.names[i] for i in idx], self.source_layout,
+                            None if self.partition is None else self.partition[idx])
 
 
 def load_skeletons(dataset: str, data_root: str | os.PathLike | None, config: PreprocessConfig,
@@ -65,8 +93,8 @@ def load_skeletons(dataset: str, data_root: str | os.PathLike | None, config: Pr
         return _procedural(config)
     if dataset not in FILE_GROUP:
         raise ZsarError(f"no reader set-up for dataset {dataset!r} (known: {', '.join(FILE_GROUP)})")
-    xs, labels, subjects, views, names, layouts = [], [], [], [], [], set()
-    for path in dataset_files(FILE_GROUP[dataset], data_root):
+    xs, labels, subjects, views, names, layouts, parts = [], [], [], [], [], set(), []
+    for path in dataset_sources(dataset, data_root):
         for seq in open_skeleton_file(path):
             if seq.label_id is None or seq.num_frames < min_frames:
                 continue
@@ -79,16 +107,20 @@ def load_skeletons(dataset: str, data_root: str | os.PathLike | None, config: Pr
             views.append(int(seq.meta.get("view", seq.meta.get("camera", -1))))
             names.append(seq.name)
             layouts.add(seq.source_layout)
+            parts.append(str(seq.meta.get("split", "")) if seq.source_format == "ctrgcn_npz" else "")
     if not xs:
         raise ZsarError(f"no labelled sequences of {dataset} found under {data_root}")
+    partition = np.asarray(parts) if all(parts) else None
     return SkeletonData(np.stack(xs), np.asarray(labels, np.int64), np.asarray(subjects, np.int64),
-                        np.asarray(views, np.int64), names, sorted(layouts)[0])
+                        np.asarray(views, np.int64), names, sorted(layouts)[0], partition)
 
 
 def protocol_masks(data: SkeletonData, split: Split) -> tuple[np.ndarray, np.ndarray]:
     """Boolean masks of the training and test samples under the split's protocol."""
     p = split.protocol or DEFAULT_PROTOCOLS.get(split.dataset, {})
     kind = p.get("kind")
+    if kind == "cross_subject" and data.partition is not None:
+        return data.partition == "train", data.partition == "test"  # CTR-GCN's CS/CSub files are xsub
     if kind == "cross_subject":
         train = np.isin(data.subjects, p["train_subjects"])
         test = ~train if p["test_subjects"] == "others" else np.isin(data.subjects, p["test_subjects"])
