@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -303,18 +302,3 @@ def new_bundle(
     encoder = create_skeleton_encoder(encoder_name, encoder_config)
     method = create_method(method_name, method_config, encoder.feature_dim, text_dim)
     return Bundle(encoder_name, encoder.eval(), method_name, method.eval(), preprocess, text, class_set, **kwargs)
-
-
-def describe(bundle: Bundle) -> dict[str, Any]:
-    """A short summary for ``zsar inspect``-style printing and the GUI."""
-    n_params = sum(int(np.prod(p.shape)) for p in bundle.encoder.parameters())
-    return {
-        "encoder": bundle.encoder_name,
-        "encoder_parameters": n_params,
-        "method": bundle.method_name,
-        "text_encoder": bundle.text.encoder,
-        "text_mode": bundle.text.mode,
-        "trained_classes": len(bundle.class_set),
-        "train_layout": bundle.train_layout,
-        "weights_sha256": bundle.weights_sha256,
-    }

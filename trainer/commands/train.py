@@ -119,21 +119,22 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or f"runs/{config.method}_{Path(config.split).stem}_{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir = Run(out)
     rank = _init_distributed(config)
-    if rank > 0:
-        # torchrun: every rank trains the encoder data-parallel; rank 0 alone writes and goes on
-        from trainer.stages import pretrain_encoder
-
-        if config.trains_encoder and run_dir.stage_done("pretrain_encoder") is None:
-            import torch.distributed as dist
-
-            dist.barrier()  # rank 0 has written config.json
-            pretrain_encoder.run(run_dir, config)
-        return 0
-    run_dir.start(config, resume=args.resume)
-    if rank == 0:
+    if rank <= 0:
+        run_dir.start(config, resume=args.resume)
+    if rank >= 0:
+        # torchrun: every rank trains the encoder data-parallel (pretrain_encoder leaves the process
+        # group at its end); rank 0 alone writes and runs the other stages
         import torch.distributed as dist
 
-        dist.barrier()
+        from trainer.stages import pretrain_encoder
+
+        dist.barrier()  # rank 0 has written config.json
+        if not config.trains_encoder or run_dir.stage_done("pretrain_encoder") is not None:
+            dist.destroy_process_group()  # nothing left to train together
+        elif rank > 0:
+            pretrain_encoder.run(run_dir, config)
+        if rank > 0:
+            return 0
     jsonl = JsonlSink(run_dir.events_path)
     try:
         run_pipeline(run_dir, config, MultiSink(ConsoleSink(), jsonl))

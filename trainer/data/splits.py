@@ -50,6 +50,20 @@ class Split:
                 "val_unseen": list(self.val_unseen), "source": self.source, "protocol": self.protocol}
 
 
+def class_positions(labels, classes: tuple[int, ...]):
+    """Global class ids -> positions in ``classes`` (what a training step's labels index), a LongTensor."""
+    import numpy as np
+    import torch
+
+    pos = np.full(max(max(classes), int(np.max(labels))) + 1, -1, np.int64)
+    pos[list(classes)] = np.arange(len(classes))
+    out = pos[np.asarray(labels, np.int64)]
+    if (out < 0).any():
+        missing = sorted(set(np.asarray(labels)[out < 0].tolist()))
+        raise ValueError(f"labels {missing[:5]} are not among the expected classes")
+    return torch.as_tensor(out)
+
+
 def split_names() -> list[str]:
     return sorted(p.stem for p in asset_path("splits").glob("*.json"))
 

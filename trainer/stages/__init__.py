@@ -18,6 +18,8 @@ from trainer.stages import embed_texts, evaluate, extract_features, fit_alignmen
 STAGES = ("pretrain_encoder", "extract_features", "embed_texts", "fit_alignment", "evaluate")
 #: the stages a run on pre-extracted features (a SynSE feature folder) needs
 FEATURE_STAGES = ("embed_texts", "fit_alignment", "evaluate")
+MODULES = {"pretrain_encoder": pretrain_encoder, "extract_features": extract_features, "embed_texts": embed_texts,
+           "fit_alignment": fit_alignment, "evaluate": evaluate}
 
 
 class Cancelled(ZsarError):
@@ -35,21 +37,12 @@ def run_pipeline(run: Run, config: RunConfig, events: EventSink | None = None,
             infos[name] = done
             emit(StageFinished(name, 0.0, "already complete (resumed)"))
             continue
+        if name not in MODULES:
+            raise ZsarError(f"unknown stage {name}")
         emit(StageStarted(name))
         t0 = time.perf_counter()
         try:
-            if name == "pretrain_encoder":
-                info = pretrain_encoder.run(run, config, events, should_stop)
-            elif name == "extract_features":
-                info = extract_features.run(run, config, events)
-            elif name == "embed_texts":
-                info = embed_texts.run(run, config, events)
-            elif name == "fit_alignment":
-                info = fit_alignment.run(run, config, events, should_stop)
-            elif name == "evaluate":
-                info = evaluate.run(run, config, events)
-            else:
-                raise ZsarError(f"unknown stage {name}")
+            info = MODULES[name].run(run, config, events, should_stop)
         except Exception as exc:
             emit(RunFailed(name, f"{type(exc).__name__}: {exc}"))
             raise

@@ -20,7 +20,7 @@ from trainer.runs import Run
 STAGE = "embed_texts"
 
 
-def run(run: Run, config: RunConfig, events=None) -> dict:
+def run(run: Run, config: RunConfig, events=None, should_stop=None) -> dict:
     split = load_split(config.split)
     text = config.text
     if text.features:

@@ -26,7 +26,7 @@ def _pct(x: float | None) -> float | None:
     return None if x is None else round(100.0 * float(x), 2)
 
 
-def run(run: Run, config: RunConfig, events=None) -> dict:
+def run(run: Run, config: RunConfig, events=None, should_stop=None) -> dict:
     from engine.zsl.gating import fit_gate
 
     split = load_split(config.split)

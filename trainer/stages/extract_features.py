@@ -15,49 +15,50 @@ from trainer.config import RunConfig
 from trainer.data.features import write_fold
 from trainer.pretraining import PretrainConfig, encode
 from trainer.runs import Run
-from trainer.stages.pretrain_encoder import load_data, new_model, val_heldout_mask
+from trainer.stages.pretrain_encoder import fold_masks, load_data, new_model
 
 STAGE = "extract_features"
 NO_CLASS = -30.0
 
 
-def _outputs(model, x: np.ndarray, classes: tuple[int, ...], num_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    feats, logits = encode(model, torch.as_tensor(x))
-    full = np.full((len(x), num_classes), NO_CLASS, np.float32)
-    full[:, list(classes)] = logits.numpy()
-    return feats.numpy().astype(np.float32), full
+def _outputs(model, x: np.ndarray, mask: np.ndarray, classes: tuple[int, ...], num_classes: int):
+    """Features and globally indexed head logits of the samples in ``mask``, each encoded once;
+    returns ``(features, logits)`` of all ``len(mask)`` samples (rows outside ``mask`` are zero)."""
+    idx = np.flatnonzero(mask)
+    feats, logits = encode(model, torch.as_tensor(x[idx]))
+    f = np.zeros((len(mask), feats.shape[1]), np.float32)
+    out = np.full((len(mask), num_classes), NO_CLASS, np.float32)
+    f[idx] = feats.numpy()
+    out[np.ix_(idx, list(classes))] = logits.numpy()
+    return f, out
 
 
-def run(run: Run, config: RunConfig, events=None) -> dict:
+def _encoder(run: Run, p: PretrainConfig, classes: tuple[int, ...], name: str):
+    model = new_model(p, len(classes))
+    model.load_state_dict(run.read_state(f"checkpoints/encoder_{name}.safetensors"))
+    return model
+
+
+def run(run: Run, config: RunConfig, events=None, should_stop=None) -> dict:
     split, data, train, test = load_data(config)
     p = PretrainConfig.from_dict(config.pretrain)
-    c = split.num_classes
-    k = len(split.unseen)
+    m = fold_masks(data, split, train, test, p)
+    c, k, y = split.num_classes, len(split.unseen), data.labels
 
-    model = new_model(p, len(split.seen))
-    model.load_state_dict(run.read_state("checkpoints/encoder_split.safetensors"))
-    seen_train = train & np.isin(data.labels, split.seen)
-    unseen_test = test & np.isin(data.labels, split.unseen)
-    f_train, _ = _outputs(model, data.x[seen_train], split.seen, c)
-    f_z, _ = _outputs(model, data.x[unseen_test], split.seen, c)
-    f_g, out_g = _outputs(model, data.x[test], split.seen, c)
+    f, out = _outputs(_encoder(run, p, split.seen, "split"), data.x, m.seen_train | m.test, split.seen, c)
     write_fold(run.file("features", f"run_{k}_r"), {
-        "train": f_train, "train_label": data.labels[seen_train], "ztest": f_z, "z_label": data.labels[unseen_test],
-        "gtest": f_g, "g_label": data.labels[test], "gtest_out": out_g,
+        "train": f[m.seen_train], "train_label": y[m.seen_train], "ztest": f[m.unseen_test],
+        "z_label": y[m.unseen_test], "gtest": f[m.test], "g_label": y[m.test], "gtest_out": out[m.test],
     })
-    info = {"train": int(seen_train.sum()), "ztest": int(unseen_test.sum()), "gtest": int(test.sum())}
+    info = {"train": int(m.seen_train.sum()), "ztest": int(m.unseen_test.sum()), "gtest": int(m.test.sum())}
     if split.has_validation:
-        model_v = new_model(p, len(split.val_seen))
-        model_v.load_state_dict(run.read_state("checkpoints/encoder_val.safetensors"))
-        held = val_heldout_mask(data, train, split, p.val_heldout, p.seed)
-        v_train = train & np.isin(data.labels, split.val_seen) & ~held
-        v_unseen = train & np.isin(data.labels, split.val_unseen)
-        fv_train, _ = _outputs(model_v, data.x[v_train], split.val_seen, c)
-        fv_z, out_vz = _outputs(model_v, data.x[v_unseen], split.val_seen, c)
-        fv_v, out_vv = _outputs(model_v, data.x[held], split.val_seen, c)
+        used = m.val_train | m.val_unseen | m.val_heldout
+        f, out = _outputs(_encoder(run, p, split.val_seen, "val"), data.x, used, split.val_seen, c)
         write_fold(run.file("features", f"run_val_{k}_r"), {
-            "train": fv_train, "train_label": data.labels[v_train], "ztest": fv_z, "z_label": data.labels[v_unseen],
-            "val": fv_v, "val_label": data.labels[held], "ztest_out": out_vz, "val_out": out_vv,
+            "train": f[m.val_train], "train_label": y[m.val_train], "ztest": f[m.val_unseen],
+            "z_label": y[m.val_unseen], "val": f[m.val_heldout], "val_label": y[m.val_heldout],
+            "ztest_out": out[m.val_unseen], "val_out": out[m.val_heldout],
         })
-        info.update(val_train=int(v_train.sum()), val_ztest=int(v_unseen.sum()), val_heldout=int(held.sum()))
+        info.update(val_train=int(m.val_train.sum()), val_ztest=int(m.val_unseen.sum()),
+                    val_heldout=int(m.val_heldout.sum()))
     return info

@@ -21,20 +21,11 @@ import torch
 from engine.methods import create_method
 from trainer.config import RunConfig
 from trainer.data.features import find_feature_folders, load_split_fold, load_val_fold
-from trainer.data.splits import load_split
+from trainer.data.splits import class_positions, load_split
 from trainer.loop import fit
 from trainer.runs import Run, feature_root
 
 STAGE = "fit_alignment"
-
-
-def _index(labels: np.ndarray, classes: tuple[int, ...]) -> torch.Tensor:
-    """Global class ids -> positions in ``classes`` (what training_step's labels index)."""
-    pos = {c: i for i, c in enumerate(classes)}
-    missing = sorted(set(np.unique(labels).tolist()) - set(pos))
-    if missing:
-        raise ValueError(f"labels {missing[:5]} are not among the expected classes")
-    return torch.as_tensor(np.vectorize(pos.__getitem__, otypes=[np.int64])(labels))
 
 
 @torch.no_grad()
@@ -55,7 +46,7 @@ def _train(config: RunConfig, x: np.ndarray, labels: np.ndarray, classes: tuple[
            should_stop=None):
     """Train a fresh method on ``x`` of ``classes``; ``metric(method)`` scores each cycle."""
     method = create_method(config.method, config.method_config, x.shape[1], emb.shape[1])
-    result = fit(method, torch.as_tensor(x), _index(labels, classes), torch.as_tensor(emb[list(classes)]),
+    result = fit(method, torch.as_tensor(x), class_positions(labels, classes), torch.as_tensor(emb[list(classes)]),
                  stage=stage, epochs=epochs, events=events, select=select, should_stop=should_stop,
                  on_epoch_end=(lambda epoch: metric(method)) if metric else None, device=config.device)
     return method, result

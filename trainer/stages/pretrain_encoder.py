@@ -13,6 +13,8 @@ continues a killed stage from its last epoch.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -20,11 +22,10 @@ from engine.encoders import create_skeleton_encoder, load_encoder_config
 from engine.skeleton.preprocess import PreprocessConfig
 from trainer.config import RunConfig
 from trainer.data.datasets import SkeletonData, load_skeletons, protocol_masks
-from trainer.data.splits import Split, load_split
+from trainer.data.splits import Split, class_positions, load_split
 from trainer.loop import fit
 from trainer.pretraining import EncoderClassifier, PretrainConfig
 from trainer.runs import Run
-from trainer.stages.fit_alignment import _index
 
 STAGE = "pretrain_encoder"
 
@@ -52,6 +53,31 @@ def val_heldout_mask(data: SkeletonData, train: np.ndarray, split: Split, share:
     return out
 
 
+@dataclass(frozen=True)
+class FoldMasks:
+    """Which samples each encoder trains on and which the feature folders hold (boolean masks)."""
+
+    seen_train: np.ndarray  # split encoder training: training subjects, seen classes
+    unseen_test: np.ndarray  # ztest: test subjects, unseen classes
+    test: np.ndarray  # gtest: every test-subject sample
+    val_train: np.ndarray  # validation-fold encoder training: val-seen classes minus the held-out share
+    val_unseen: np.ndarray  # its ztest: training subjects, val-unseen classes
+    val_heldout: np.ndarray  # its val: the held-out val-seen samples the gate is fitted on
+
+
+def fold_masks(data: SkeletonData, split: Split, train: np.ndarray, test: np.ndarray, p: PretrainConfig) -> FoldMasks:
+    held = val_heldout_mask(data, train, split, p.val_heldout, p.seed) if split.has_validation \
+        else np.zeros(len(data), bool)
+    return FoldMasks(
+        seen_train=train & np.isin(data.labels, split.seen),
+        unseen_test=test & np.isin(data.labels, split.unseen),
+        test=test,
+        val_train=train & np.isin(data.labels, split.val_seen) & ~held,
+        val_unseen=train & np.isin(data.labels, split.val_unseen),
+        val_heldout=held,
+    )
+
+
 def new_model(p: PretrainConfig, num_classes: int) -> EncoderClassifier:
     key, enc_config = load_encoder_config(p.encoder)
     torch.manual_seed(p.seed)  # initial weights: the same for a run and its resumption
@@ -65,7 +91,7 @@ def train_encoder(run: Run, config: RunConfig, data: SkeletonData, mask: np.ndar
     p = PretrainConfig.from_dict(config.pretrain)
     model = new_model(p, len(classes))
     x = torch.as_tensor(data.x[mask])
-    y = _index(data.labels[mask], classes)
+    y = class_positions(data.labels[mask], classes)
     res = fit(model, x, y, torch.zeros(len(classes), 1), stage=f"{STAGE}:{name}", epochs=p.epochs, events=events,
               should_stop=should_stop, device=config.device, seed=p.seed,
               checkpoint=run.file("checkpoints", f"encoder_{name}.pt"), amp=True)
@@ -82,14 +108,12 @@ def _rank() -> int:
 
 
 def run(run: Run, config: RunConfig, events=None, should_stop=None) -> dict:
-    split, data, train, _ = load_data(config)
-    p = PretrainConfig.from_dict(config.pretrain)
-    seen_train = train & np.isin(data.labels, split.seen)
-    info = {"split": train_encoder(run, config, data, seen_train, split.seen, "split", events, should_stop)}
+    split, data, train, test = load_data(config)
+    masks = fold_masks(data, split, train, test, PretrainConfig.from_dict(config.pretrain))
+    info = {"split": train_encoder(run, config, data, masks.seen_train, split.seen, "split", events, should_stop)}
     if split.has_validation and not info["split"]["stopped"]:
-        held = val_heldout_mask(data, train, split, p.val_heldout, p.seed)
-        mask = train & np.isin(data.labels, split.val_seen) & ~held
-        info["validation"] = train_encoder(run, config, data, mask, split.val_seen, "val", events, should_stop)
+        info["validation"] = train_encoder(run, config, data, masks.val_train, split.val_seen, "val", events,
+                                           should_stop)
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
