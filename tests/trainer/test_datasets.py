@@ -68,3 +68,68 @@ def test_ntu_from_ctrgcn_npz_uses_its_train_test_halves(tmp_path, ntu_sample):
     assert len(data) == 3 and data.labels.tolist() == [7, 7, 7]
     train, test = protocol_masks(data, load_split("ntu60_synse_55_5"))
     assert train.tolist() == [True, True, False] and test.tolist() == [False, False, True]
+
+
+def test_bandai_namco2_content_classes_by_skeleton_group():
+    data = load_skeletons("bandai_namco2", shared_path().as_posix(), CONFIG)
+    assert len(data) == 2902 and set(data.labels.tolist()) == set(range(10))
+    assert set(data.subjects.tolist()) == {0, 1, 2}
+    train, test = protocol_masks(data, load_split("bandai_namco2_split1"))
+    assert set(data.subjects[train].tolist()) == {0, 1} and set(data.subjects[test].tolist()) == {2}
+    assert (train | test).all() and not (train & test).any()
+
+
+def _pku_release(root, ntu_sample, split_text: str | None):
+    """A PKU-MMD release layout made from a real NTU recording (the same Kinect v2 joints and units)."""
+    from engine.io import open_skeleton_file
+
+    joints = open_skeleton_file(ntu_sample)[0].joints  # (103, 1, 25, 3)
+    rows = np.zeros((len(joints), 150), np.float32)
+    rows[:, :75] = joints[:, 0].reshape(len(joints), 75)
+    skel = root / "PKU-MMD" / "Skeleton" / "PKU_Skeleton_Renew"
+    label = root / "PKU-MMD" / "Label" / "Train_Label_PKU_final"
+    skel.mkdir(parents=True)
+    label.mkdir(parents=True)
+    for video, lines in (("0002-L", "2,1,40,1\n8,41,100,2\n"), ("0291-M", "2,10,90,1\n")):
+        np.savetxt(skel / f"{video}.txt", rows, fmt="%.6f")
+        (label / f"{video}.txt").write_text(lines)
+    if split_text is not None:
+        (root / "PKU-MMD" / "Split").mkdir()
+        (root / "PKU-MMD" / "Split" / "cross-subject.txt").write_text(split_text)
+
+
+def test_pku_mmd_release_instances_and_its_cross_subject_lists(tmp_path, ntu_sample):
+    # the release's heading spelling ("Validataion") and ids on the lines below the headings
+    _pku_release(tmp_path, ntu_sample, "Training videos: \n0002-L, 0002-M, 0002-R\nValidataion videos: \n0291-M\n")
+    data = load_skeletons("pku51", tmp_path, CONFIG)
+    assert data.labels.tolist() == [1, 7, 1] and data.views.tolist() == [1, 1, 2]
+    train, test = protocol_masks(data, load_split("pku51_smie_split_7"))
+    assert train.tolist() == [True, True, False] and test.tolist() == [False, False, True]
+
+
+def test_pku_mmd_without_its_split_file_says_which_file_is_missing(tmp_path, ntu_sample):
+    import pytest
+
+    from engine.errors import ZsarError
+
+    _pku_release(tmp_path, ntu_sample, None)
+    data = load_skeletons("pku51", tmp_path, CONFIG)
+    with pytest.raises(ZsarError, match="Split/cross-subject.txt"):
+        protocol_masks(data, load_split("pku51_smie_split_8"))
+
+
+def test_pku_mmd_split_file_errors_name_the_file(tmp_path):
+    import pytest
+
+    from engine.errors import ZsarError
+    from trainer.data.pku_splits import read_split_file
+
+    cases = {"no_test.txt": "Training videos: 0002-L, 0003-L\n",
+             "ids_first.txt": "0002-L\nTraining videos:\n0003-L\nValidation videos:\n0004-L\n",
+             "both.txt": "Training videos: 0002-L\nValidation videos: 0002-L\n"}
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(ZsarError, match=name):
+            read_split_file(tmp_path / name)
+    (tmp_path / "ok.txt").write_text("Training videos: 0002-L, 0002-M\nValidation videos: 0291-R\n")
+    assert read_split_file(tmp_path / "ok.txt") == {"train": {"0002-L", "0002-M"}, "test": {"0291-R"}}

@@ -77,8 +77,9 @@ def bench_io(dataset: str, data_root: str | None, styles: list[str], window: int
 
 
 def run_io(args: argparse.Namespace) -> int:
-    # "all": the data that ships beside the project (not the user's NTU copy)
-    datasets = [d for d in DATASET_FILES if d not in ("bandai_bvh", "ntu60", "ntu120")] if args.dataset == "all" \
+    # "all": the data that ships beside the project (not the user's NTU / PKU-MMD copy; Bandai once, both parts)
+    skip = ("bandai_bvh", "bandai_namco1", "bandai_namco2", "ntu60", "ntu120", "pku51")
+    datasets = [d for d in DATASET_FILES if d not in skip] if args.dataset == "all" \
         else [args.dataset]
     styles = list(STYLES) if args.style == "all" else [args.style]
     results = [bench_io(d, args.data_root, styles, args.window) for d in datasets]

@@ -10,7 +10,7 @@ engine's readers (each already NTU-25), preprocesses each sequence the bundle's 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -18,10 +18,16 @@ from engine.errors import ZsarError
 from engine.io import open_skeleton_file
 from engine.skeleton.preprocess import PreprocessConfig, preprocess
 from trainer.data.locations import dataset_files
+from trainer.data.pku_splits import SPLIT_FILES, find_split_file, read_split_file
 from trainer.data.splits import Split
 
 # split dataset name -> the file group of trainer.data.locations that holds it
-FILE_GROUP = {"utd_mhad": "utd_mhad", "nw_ucla": "nw_ucla", "ntu60": "ntu60", "ntu120": "ntu120"}
+FILE_GROUP = {"utd_mhad": "utd_mhad", "nw_ucla": "nw_ucla", "ntu60": "ntu60", "ntu120": "ntu120", "pku51": "pku51",
+              "bandai_namco1": "bandai_namco1", "bandai_namco2": "bandai_namco2"}
+# Bandai-Namco gives no actor id; its README: skeleton_id groups takes by identical BVH offsets, consistent
+# with one group per actor (and confounded with style groups) -- the only "subject" there is
+SUBJECT_KEYS = {"bandai_namco1": "skeleton_id", "bandai_namco2": "skeleton_id"}
+PKU_VIEWS = {"L": 1, "M": 2, "R": 3}  # PKU-MMD's three Kinects, by the video id's letter
 
 # NTU RGB+D cross-subject training subjects (methods.md section 1.1, from the dataset papers);
 # NTU-60 keeps actions A001-A060 of the same folder.
@@ -32,6 +38,8 @@ _NTU120_XSUB = _NTU60_XSUB + [45, 46, 47, 49, 50, 52, 53, 54, 55, 56, 57, 58, 59
 DEFAULT_PROTOCOLS = {
     "ntu60": {"kind": "cross_subject", "train_subjects": _NTU60_XSUB, "test_subjects": "others"},
     "ntu120": {"kind": "cross_subject", "train_subjects": _NTU120_XSUB, "test_subjects": "others"},
+    # PKU-MMD's lists of training and validation videos (Split/cross-subject.txt of the release)
+    "pku51": {"kind": "cross_subject"},
 }
 NUM_CLASSES = {"ntu60": 60, "ntu120": 120}
 # CTR-GCN's preprocessed cross-subject files: their x_train / x_test halves are the xsub protocol
@@ -69,8 +77,9 @@ class SkeletonData:
     views: np.ndarray  # (N,) int64, -1 when unknown
     names: list[str]
     source_layout: str
-    partition: np.ndarray | None = None  # (N,) "train" / "test" when the file itself splits the data
-
+    # protocol kind -> (N,) "train" / "test" / "": where the data itself defines the protocol
+    # (CTR-GCN's xsub .npz halves, PKU-MMD's split files)
+    partitions: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -79,7 +88,7 @@ class SkeletonData:
         idx = np.flatnonzero(mask)
         return SkeletonData(self.x[idx], self.labels[idx], self.subjects[idx], self.views[idx],
                             [self.names[i] for i in idx], self.source_layout,
-                            None if self.partition is None else self.partition[idx])
+                            {k: v[idx] for k, v in self.partitions.items()})
 
 
 def load_skeletons(dataset: str, data_root: str | os.PathLike | None, config: PreprocessConfig,
@@ -93,34 +102,57 @@ def load_skeletons(dataset: str, data_root: str | os.PathLike | None, config: Pr
         return _procedural(config)
     if dataset not in FILE_GROUP:
         raise ZsarError(f"no reader set-up for dataset {dataset!r} (known: {', '.join(FILE_GROUP)})")
-    xs, labels, subjects, views, names, layouts, parts = [], [], [], [], [], set(), []
-    for path in dataset_sources(dataset, data_root):
+    xs, labels, subjects, views, names, layouts, parts, videos = [], [], [], [], [], set(), [], []
+    sources = dataset_sources(dataset, data_root)
+    subject_key = SUBJECT_KEYS.get(dataset, "subject")
+    for path in sources:
         for seq in open_skeleton_file(path):
             if seq.label_id is None or seq.num_frames < min_frames:
                 continue
-            wrong_ntu = seq.dataset not in ("ntu60", "ntu120") or seq.label_id >= NUM_CLASSES.get(dataset, 0)
-            if dataset in NUM_CLASSES and wrong_ntu:
+            if dataset in NUM_CLASSES:  # NTU-60 is the first 60 actions of the same release as NTU-120
+                if seq.dataset not in ("ntu60", "ntu120") or seq.label_id >= NUM_CLASSES[dataset]:
+                    continue
+            elif seq.dataset != dataset:
                 continue
             xs.append(preprocess(seq.joints, config))
             labels.append(seq.label_id)
-            subjects.append(int(seq.meta.get("subject", -1)))
-            views.append(int(seq.meta.get("view", seq.meta.get("camera", -1))))
+            subjects.append(int(seq.meta.get(subject_key, -1)))
+            view = seq.meta.get("view", seq.meta.get("camera", -1))
+            views.append(PKU_VIEWS[view] if view in PKU_VIEWS else int(view))
             names.append(seq.name)
             layouts.add(seq.source_layout)
             parts.append(str(seq.meta.get("split", "")) if seq.source_format == "ctrgcn_npz" else "")
+            videos.append(str(seq.meta.get("video", "")))
     if not xs:
         raise ZsarError(f"no labelled sequences of {dataset} found under {data_root}")
-    partition = np.asarray(parts) if all(parts) else None
+    partitions = {"cross_subject": np.asarray(parts)} if all(parts) else {}
+    if dataset == "pku51":
+        partitions = _pku_partitions(sources[0], np.asarray(videos))
     return SkeletonData(np.stack(xs), np.asarray(labels, np.int64), np.asarray(subjects, np.int64),
-                        np.asarray(views, np.int64), names, sorted(layouts)[0], partition)
+                        np.asarray(views, np.int64), names, sorted(layouts)[0], partitions)
+
+
+def _pku_partitions(skeleton_file, videos: np.ndarray) -> dict[str, np.ndarray]:
+    """Each protocol whose release split file lies near the skeleton files, as per-sample train/test."""
+    out = {}
+    for kind in SPLIT_FILES:
+        path = find_split_file(skeleton_file, kind)
+        if path is not None:
+            lists = read_split_file(path)
+            out[kind] = np.where(np.isin(videos, list(lists["train"])), "train",
+                                 np.where(np.isin(videos, list(lists["test"])), "test", ""))
+    return out
 
 
 def protocol_masks(data: SkeletonData, split: Split) -> tuple[np.ndarray, np.ndarray]:
     """Boolean masks of the training and test samples under the split's protocol."""
     p = split.protocol or DEFAULT_PROTOCOLS.get(split.dataset, {})
     kind = p.get("kind")
-    if kind == "cross_subject" and data.partition is not None:
-        return data.partition == "train", data.partition == "test"  # CTR-GCN's CS/CSub files are xsub
+    if kind in data.partitions:  # the data's own definition wins (CTR-GCN's CS/CSub files are xsub)
+        return data.partitions[kind] == "train", data.partitions[kind] == "test"
+    if kind in SPLIT_FILES and split.dataset == "pku51":
+        raise ZsarError(f"PKU-MMD's {kind.replace('_', '-')} protocol is the release's Split/{SPLIT_FILES[kind]} "
+                        "(its lists of training and validation videos); put it in PKU-MMD/Split/ of the data root")
     if kind == "cross_subject":
         train = np.isin(data.subjects, p["train_subjects"])
         test = ~train if p["test_subjects"] == "others" else np.isin(data.subjects, p["test_subjects"])

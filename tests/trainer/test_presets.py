@@ -1,0 +1,30 @@
+"""Benchmark presets: every one resolves for every method it names, on a dataset the trainer can read."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.errors import ZsarError
+from trainer.data.datasets import FILE_GROUP, load_skeletons
+from trainer.data.splits import load_split
+from trainer.presets import preset_config, preset_names
+from engine.skeleton.preprocess import PreprocessConfig
+
+
+def test_every_preset_resolves_for_each_of_its_methods():
+    names = preset_names()
+    for expected in ("utd_mhad_split1", "nw_ucla_split3", "bandai_namco2_split2", "ntu60_synse_55_5",
+                     "ntu60_smie_split_1", "ntu120_smie_split_6", "pku51_smie_split_9"):
+        assert expected in names
+    for name in names:
+        split = load_split(name)
+        assert split.dataset in FILE_GROUP and split.has_validation, name
+        for method in ("sa_dvae", "sa_dvae_fd", "naive_alignment", "cada_vae"):
+            config = preset_config(name, method, data_root="/nowhere")
+            assert config.method == method and config.pretrain is not None and config.split == name
+
+
+@pytest.mark.parametrize("dataset", ["ntu60", "pku51"])
+def test_a_benchmark_without_the_users_dataset_copy_says_to_pass_data_root(tmp_path, dataset):
+    with pytest.raises(ZsarError, match="--data-root"):
+        load_skeletons(dataset, tmp_path, PreprocessConfig(style="aimclr", window=50, num_bodies=2))
