@@ -15,9 +15,9 @@ from typing import Callable, Sequence
 
 from engine import __version__
 from engine.errors import ZsarError
-from trainer.commands import bench, evaluate, inspect, pose_model, recognize, train
+from trainer.commands import bench, evaluate, export, inspect, pose_model, recognize, train
 
-COMMANDS = (inspect, recognize, train, evaluate, bench, pose_model)
+COMMANDS = (inspect, recognize, train, evaluate, export, bench, pose_model)
 
 
 def build_parser(extra: Sequence[Callable[[argparse._SubParsersAction], None]] = ()) -> argparse.ArgumentParser:

@@ -16,10 +16,11 @@ import numpy as np
 
 from engine.errors import ZsarError
 from engine.io import open_skeleton_file
+from engine.skeleton.layouts import harmonise
 from engine.skeleton.preprocess import PreprocessConfig, preprocess
 from trainer.data.locations import dataset_files
 from trainer.data.pku_splits import SPLIT_FILES, find_split_file, read_split_file
-from trainer.data.splits import Split
+from trainer.data.splits import Split, load_split
 
 # split dataset name -> the file group of trainer.data.locations that holds it
 FILE_GROUP = {"utd_mhad": "utd_mhad", "nw_ucla": "nw_ucla", "ntu60": "ntu60", "ntu120": "ntu120", "pku51": "pku51",
@@ -28,6 +29,11 @@ FILE_GROUP = {"utd_mhad": "utd_mhad", "nw_ucla": "nw_ucla", "ntu60": "ntu60", "n
 # with one group per actor (and confounded with style groups) -- the only "subject" there is
 SUBJECT_KEYS = {"bandai_namco1": "skeleton_id", "bandai_namco2": "skeleton_id"}
 PKU_VIEWS = {"L": 1, "M": 2, "R": 3}  # PKU-MMD's three Kinects, by the video id's letter
+# Datasets made of several: each source keeps the train/test cut of the split named here, its class ids
+# are offset by the classes before it, and every sequence is harmonised to one layout so that the
+# encoder sees one convention of synthesised joints (Bandai's hands are its wrists, Kinect v1's are not:
+# the Kinect rule wins, it is most of the data). The default bundle is trained on "zsar_default".
+COMBINED = {"zsar_default": (("utd_mhad_split1", "nw_ucla_split1", "bandai_namco2_split1"), "kinect_v1_20")}
 
 # NTU RGB+D cross-subject training subjects (methods.md section 1.1, from the dataset papers);
 # NTU-60 keeps actions A001-A060 of the same folder.
@@ -92,16 +98,20 @@ class SkeletonData:
 
 
 def load_skeletons(dataset: str, data_root: str | os.PathLike | None, config: PreprocessConfig,
-                   min_frames: int = 2) -> SkeletonData:
+                   min_frames: int = 2, harmonise_to: str | None = None) -> SkeletonData:
     """Every labelled sequence of ``dataset``, preprocessed with ``config``.
 
     Sequences shorter than ``min_frames`` (NW-UCLA has a few one-frame files) carry no motion and are
-    left out, as are sequences without a label.
+    left out, as are sequences without a label. ``harmonise_to``: a layout whose joint synthesis every
+    sequence is brought to first (``engine.skeleton.layouts.harmonise``).
     """
     if dataset == "procedural":
         return _procedural(config)
+    if dataset in COMBINED:
+        return _combined(dataset, data_root, config, min_frames)
     if dataset not in FILE_GROUP:
-        raise ZsarError(f"no reader set-up for dataset {dataset!r} (known: {', '.join(FILE_GROUP)})")
+        known = ", ".join([*FILE_GROUP, *COMBINED])
+        raise ZsarError(f"no reader set-up for dataset {dataset!r} (known: {known})")
     xs, labels, subjects, views, names, layouts, parts, videos = [], [], [], [], [], set(), [], []
     sources = dataset_sources(dataset, data_root)
     subject_key = SUBJECT_KEYS.get(dataset, "subject")
@@ -114,7 +124,8 @@ def load_skeletons(dataset: str, data_root: str | os.PathLike | None, config: Pr
                     continue
             elif seq.dataset != dataset:
                 continue
-            xs.append(preprocess(seq.joints, config))
+            joints = seq.joints if harmonise_to is None else harmonise(seq.joints, harmonise_to)
+            xs.append(preprocess(joints, config))
             labels.append(seq.label_id)
             subjects.append(int(seq.meta.get(subject_key, -1)))
             view = seq.meta.get("view", seq.meta.get("camera", -1))
@@ -129,7 +140,28 @@ def load_skeletons(dataset: str, data_root: str | os.PathLike | None, config: Pr
     if dataset == "pku51":
         partitions = _pku_partitions(sources[0], np.asarray(videos))
     return SkeletonData(np.stack(xs), np.asarray(labels, np.int64), np.asarray(subjects, np.int64),
-                        np.asarray(views, np.int64), names, sorted(layouts)[0], partitions)
+                        np.asarray(views, np.int64), names, harmonise_to or sorted(layouts)[0], partitions)
+
+
+def combined_class_names(dataset: str) -> tuple[str, ...]:
+    """Class names of a combined dataset: each source's, in order (ids offset accordingly)."""
+    return tuple(n for name in COMBINED[dataset][0] for n in load_split(name).names())
+
+
+def _combined(dataset: str, data_root, config: PreprocessConfig, min_frames: int) -> SkeletonData:
+    splits, layout = COMBINED[dataset]
+    parts, offset = [], 0
+    for name in splits:
+        split = load_split(name)
+        data = load_skeletons(split.dataset, data_root, config, min_frames, harmonise_to=layout)
+        train, test = protocol_masks(data, split)
+        cut = np.where(train, "train", np.where(test, "test", ""))
+        parts.append((data, cut, offset))
+        offset += split.num_classes
+    return SkeletonData(
+        np.concatenate([d.x for d, _, _ in parts]), np.concatenate([d.labels + o for d, _, o in parts]),
+        np.concatenate([d.subjects for d, _, _ in parts]), np.concatenate([d.views for d, _, _ in parts]),
+        [n for d, _, _ in parts for n in d.names], layout, {"per_source": np.concatenate([c for _, c, _ in parts])})
 
 
 def _pku_partitions(skeleton_file, videos: np.ndarray) -> dict[str, np.ndarray]:

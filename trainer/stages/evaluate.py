@@ -27,8 +27,6 @@ def _pct(x: float | None) -> float | None:
 
 
 def run(run: Run, config: RunConfig, events=None, should_stop=None) -> dict:
-    from engine.zsl.gating import fit_gate
-
     split = load_split(config.split)
     emb = run.read_npy("text/class_embeddings.npy")
     split_dir, _ = find_feature_folders(feature_root(run, config), len(split.unseen))
@@ -36,6 +34,49 @@ def run(run: Run, config: RunConfig, events=None, should_stop=None) -> dict:
     method = create_method(config.method, config.method_config, fold["ztest"].shape[1], emb.shape[1])
     method.load_state_dict(run.read_state("checkpoints/method_split.safetensors"))
     method.eval()
+    if not split.unseen:
+        results = _all_seen(method, fold, emb, split)
+    else:
+        results = _zero_shot(run, config, method, fold, emb, split)
+    fit_info = run.read_json("stages/fit_alignment.json")
+    results["selection"] = {
+        "on": config.selection,
+        "note": ("cycle chosen on the validation fold" if config.selection == "validation" else
+                 "cycle chosen on the unseen TEST set, as the public code does: not a clean zero-shot figure"),
+        "selected_epoch": fit_info["split"]["selected_epoch"],
+        "validation": {k: v for k, v in (fit_info.get("validation") or {}).items() if k != "history"} or None,
+    }
+    results["config"] = config.to_dict()
+    results["paper"] = config.paper
+    run.write_json("results.json", results)
+    if events is not None:
+        from trainer.events import EvalReported
+
+        g = results["gzsl"] or {}
+        events(EvalReported(STAGE, zsl_top1=(results["zsl"] or {}).get("top1"), gzsl_seen=g.get("seen"),
+                            gzsl_unseen=g.get("unseen"), h_mean=g.get("h")))
+    return {"zsl_top1": (results["zsl"] or {}).get("top1"), "gzsl": results["gzsl"],
+            "held_out_subjects": results.get("held_out_subjects")}
+
+
+def _all_seen(method, fold, emb, split) -> dict:
+    """A split with every class seen (the default bundle's): top-1 of the method's text-side classifier
+    over all classes on the held-out subjects, as the app uses it; no zero-shot test exists here."""
+    seen = np.asarray(split.seen)
+    with torch.no_grad():
+        prepared = method.prepare(torch.as_tensor(emb[seen]))
+    pred = seen[unseen_probs(method, fold["gtest"], prepared).argmax(1)]
+    return {"zsl": None, "gzsl": None,
+            "held_out_subjects": {"top1": _pct(top1(pred, fold["g_label"])), "samples": int(len(pred))},
+            "per_class": {"held_out_subjects": {split_class(split, c): _pct(a) for c, a in
+                                                per_class_accuracy(pred, fold["g_label"], seen).items()}},
+            "confusion": {"held_out_subjects": {"classes": seen.tolist(),
+                                                "matrix": confusion(pred, fold["g_label"], seen).tolist()}}}
+
+
+def _zero_shot(run, config, method, fold, emb, split) -> dict:
+    from engine.zsl.gating import fit_gate
+
     unseen = np.asarray(split.unseen)
     seen = np.asarray(split.seen)
     with torch.no_grad():
@@ -48,7 +89,6 @@ def run(run: Run, config: RunConfig, events=None, should_stop=None) -> dict:
                               per_class_accuracy(z_pred, fold["z_label"], unseen).items()}},
         "confusion": {"zsl": {"classes": unseen.tolist(), "matrix": confusion(z_pred, fold["z_label"], unseen).tolist()}},
     }
-    fit_info = run.read_json("stages/fit_alignment.json")
     if split.has_validation and run.file("gate_inputs/unseen_probs_unseen.npy").exists():
         gate = fit_gate(
             run.read_npy("gate_inputs/unseen_probs_unseen.npy"), run.read_npy("gate_inputs/seen_logits_unseen.npy"),
@@ -66,23 +106,7 @@ def run(run: Run, config: RunConfig, events=None, should_stop=None) -> dict:
                                         per_class_accuracy(g_pred, fold["g_label"], all_ids).items()}
     else:
         results["gzsl"] = None
-    results["selection"] = {
-        "on": config.selection,
-        "note": ("cycle chosen on the validation fold" if config.selection == "validation" else
-                 "cycle chosen on the unseen TEST set, as the public code does: not a clean zero-shot figure"),
-        "selected_epoch": fit_info["split"]["selected_epoch"],
-        "validation": {k: v for k, v in (fit_info.get("validation") or {}).items() if k != "history"} or None,
-    }
-    results["config"] = config.to_dict()
-    results["paper"] = config.paper
-    run.write_json("results.json", results)
-    if events is not None:
-        from trainer.events import EvalReported
-
-        g = results["gzsl"] or {}
-        events(EvalReported(STAGE, zsl_top1=results["zsl"]["top1"], gzsl_seen=g.get("seen"),
-                            gzsl_unseen=g.get("unseen"), h_mean=g.get("h")))
-    return {"zsl_top1": results["zsl"]["top1"], "gzsl": results["gzsl"]}
+    return results
 
 
 def split_class(split, class_id: int) -> str:

@@ -110,7 +110,10 @@ def _rank() -> int:
 def run(run: Run, config: RunConfig, events=None, should_stop=None) -> dict:
     split, data, train, test = load_data(config)
     masks = fold_masks(data, split, train, test, PretrainConfig.from_dict(config.pretrain))
-    info = {"split": train_encoder(run, config, data, masks.seen_train, split.seen, "split", events, should_stop)}
+    # train_layout: whose joint synthesis the encoder learnt; a bundle exported from this run harmonises
+    # live input to it (DESIGN.md section 2, "train as you infer")
+    info = {"train_layout": data.source_layout,
+            "split": train_encoder(run, config, data, masks.seen_train, split.seen, "split", events, should_stop)}
     if split.has_validation and not info["split"]["stopped"]:
         info["validation"] = train_encoder(run, config, data, masks.val_train, split.val_seen, "val", events,
                                            should_stop)
