@@ -210,11 +210,14 @@ def _read(path: str | os.PathLike, weights: bool) -> tuple[dict[str, Any], dict[
     if data[:2] == b"PK":
         raise ModelFileError(path, "a zip archive (a torch checkpoint?), not a zsar bundle; "
                                    "bundles never carry pickled code, so it is not opened")
-    if data[0] == 0x80:
+    (header_len,) = struct.unpack("<Q", data[:8])
+    safetensors_like = header_len <= _MAX_HEADER and data[8:9] == b"{"
+    # 0x80 opens a pickle, but it is also the low byte of a safetensors header of 128 + 256k bytes:
+    # only the rest of the file tells them apart
+    if data[0] == 0x80 and not safetensors_like:
         raise ModelFileError(path, "a Python pickle, refused: opening it could run code; "
                                    "zsar bundles are safetensors files")
-    (header_len,) = struct.unpack("<Q", data[:8])
-    if header_len > _MAX_HEADER or data[8:9] != b"{":
+    if not safetensors_like:
         raise ModelFileError(path, "not a zsar bundle (no safetensors header)")
     if 8 + header_len > len(data):
         raise ModelFileError(path, f"truncated: the header says {header_len} bytes, the file has {len(data) - 8}")

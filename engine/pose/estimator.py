@@ -146,6 +146,9 @@ def import_cv2() -> ModuleType:
     """``import cv2`` without letting it change the Qt environment of this process."""
     if "cv2" in sys.modules:
         return sys.modules["cv2"]
+    # FFmpeg prints its own complaints ("moov atom not found") to stderr from native code; the
+    # reader's one-line error says the same to the user. Quiet unless the user set a level.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     try:
         with _keep_qt_environment():
             import cv2

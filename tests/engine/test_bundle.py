@@ -147,3 +147,16 @@ def test_save_is_atomic(saved, tmp_path, monkeypatch):
         save_bundle(bundle, target)
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["keep.zsar"]
+
+
+def test_a_header_length_whose_low_byte_opens_a_pickle_still_loads(tmp_path):
+    # 0x80 starts a pickle; a safetensors header of 256k + 128 bytes starts with the same byte
+    bundle = small_bundle()
+    for pad in range(256):
+        bundle.card = {"pad": "x" * pad}
+        path = tmp_path / "model.zsar"
+        save_bundle(bundle, path)
+        if path.read_bytes()[0] == 0x80:
+            break
+    assert path.read_bytes()[0] == 0x80
+    assert load_bundle(path).card == bundle.card

@@ -80,7 +80,7 @@ def test_bench_io_without_data_is_a_clear_error(tmp_path):
 
 
 def test_headless_demo_runs_end_to_end(tmp_path):
-    result = zsar("demo", "--out", str(tmp_path))
+    result = zsar("demo", "--headless", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert "read back exactly" in result.stdout and "WITH DIFFERENCES" not in result.stdout
     recordings = sorted(tmp_path.glob("*.skeleton"))

@@ -5,6 +5,7 @@ what was read, and the total (the foundation target: all 861 UTD-MHAD files read
 in under 10 s on a 2-core CPU).
 ``zsar bench recognizer``: see :mod:`trainer.commands.bench_recognizer`.
 ``zsar bench train-step``: see :mod:`trainer.commands.bench_train`.
+``zsar bench pose``: see :mod:`trainer.commands.bench_pose`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from trainer.data.locations import DATASET_FILES, dataset_files
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="print speed figures (io, recognizer, train-step)")
+    p = sub.add_parser("bench", help="print speed figures (io, recognizer, train-step, pose)")
     bench_sub = p.add_subparsers(dest="bench", metavar="WHAT", required=True)
     io = bench_sub.add_parser("io", help="reading and preprocessing throughput on a dataset")
     io.add_argument("--dataset", default="utd_mhad", choices=sorted(DATASET_FILES) + ["all"])
@@ -46,6 +47,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ts.add_argument("--device", default="cpu")
     ts.add_argument("--json", action="store_true", help="print one JSON object")
     ts.set_defaults(func=run_train_step)
+    from trainer.commands import bench_pose
+
+    bench_pose.add_parser(bench_sub)
 
 
 def bench_io(dataset: str, data_root: str | None, styles: list[str], window: int) -> dict[str, Any]:

@@ -185,6 +185,10 @@ def read_run(folder: Path) -> dict[str, Any]:
         raise ZsarError(f"{path}: damaged (a JSON object was expected)")
     config = doc.get("config")
     zsl = doc.get("zsl")
+    held = doc.get("held_out_subjects")
+    if zsl is None and isinstance(held, dict):
+        raise ZsarError(f"{path}: a run with every class seen, so no zero-shot figures for this table "
+                        f"(held-out subjects top-1 {held.get('top1')}%)")
     if not isinstance(config, dict) or not isinstance(zsl, dict):
         missing = "config" if not isinstance(config, dict) else "zsl"
         raise ZsarError(f"{path}: damaged (no {missing} object)")

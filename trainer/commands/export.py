@@ -33,7 +33,7 @@ def _card(run: Run, results: dict[str, Any], extra: dict[str, Any]) -> dict[str,
     validation = (results.get("selection") or {}).get("validation") or {}
     if validation.get("val_zsl_top1") is not None:
         figures["validation_fold_zsl_top1"] = round(100 * float(validation["val_zsl_top1"]), 2)
-    return {"run": str(run.path.resolve()), "split": config.get("split"), "preset": config.get("preset"),
+    return {"run": run.path.name, "split": config.get("split"), "preset": config.get("preset"),
             "method": config.get("method"), "accuracy": figures, **extra}
 
 

@@ -66,9 +66,10 @@ def recognize_video(input_path: str, actions: str, bundle_path: str | None = Non
     from engine.streaming import StreamingRecognizer, text_encoder_for
 
     class_set = _class_set(actions)
+    source = VideoFileSource(input_path)  # bad input fails here, before any model loads
     bundle = load_bundle(resolve_bundle(bundle_path))
     text = text_encoder_for(bundle, **(text_options or {}))
-    with VideoFileSource(input_path) as source, MediaPipePoseEstimator(pose_model) as estimator, \
+    with source, MediaPipePoseEstimator(pose_model) as estimator, \
             StreamingRecognizer(bundle, class_set, text_encoder=text, device=device, input_fps=source.fps,
                                 top_k=top) as rec:
         frames = list(run_live(source, estimator, rec, keep_images=False))

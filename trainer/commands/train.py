@@ -152,7 +152,15 @@ def format_results(r: dict, path: Path) -> str:
     lines = [f"run {path}: {r['config']['method']} on {r['config']['split']} "
              f"(cycle selected on the {r['selection']['on']} set)"]
     paper = r.get("paper") or {}
-    lines.append(f"  ZSL top-1   {r['zsl']['top1']:6.2f}" + (f"   paper {paper['zsl']}" if "zsl" in paper else ""))
+    if r.get("zsl"):
+        lines.append(f"  ZSL top-1   {r['zsl']['top1']:6.2f}" + (f"   paper {paper['zsl']}" if "zsl" in paper else ""))
+    held = r.get("held_out_subjects")
+    if held:  # a split with every class seen (the default model's)
+        classes = len((r.get("per_class") or {}).get("held_out_subjects") or {})
+        lines.append(f"  held-out subjects top-1 over all {classes} classes: {held['top1']:.2f} ({held['samples']} clips)")
+    validation = (r.get("selection") or {}).get("validation") or {}
+    if validation.get("val_zsl_top1") is not None:
+        lines.append(f"  validation-fold ZSL top-1 {100 * validation['val_zsl_top1']:.2f}")
     g = r.get("gzsl")
     if g:
         pg = paper.get("gzsl") or {}

@@ -62,6 +62,8 @@ def dataset_sources(dataset: str, data_root: str | os.PathLike | None) -> list:
 
     from trainer.data.locations import default_data_root
 
+    if dataset in COMBINED:
+        return [f for name in COMBINED[dataset][0] for f in dataset_sources(load_split(name).dataset, data_root)]
     if dataset in NPZ_FILES:
         root = Path(data_root) if data_root else default_data_root()
         npz = root / NPZ_FILES[dataset] if root else None
