@@ -68,6 +68,7 @@ class MainWindow(QMainWindow):
         self.editor.class_set_changed.connect(self.live_service.set_class_set)
         self.recognizer.model_loaded.connect(self._on_model_loaded)
         self.recognizer.errored.connect(self.show_error)
+        self.recognizer.errored.connect(self._restore_model_label)
         for tab in (self.live_tab, self.files_tab, self.trainer_tab):
             tab.message.connect(self.show_message)
         for tab in (self.live_tab, self.files_tab):
@@ -117,6 +118,13 @@ class MainWindow(QMainWindow):
         self.editor.set_model_classes(info.classes)
         if self.message_bar.kind == "error" and self.message_bar.text.startswith("model not loaded"):
             self.message_bar.hide()
+
+    @Slot(str)
+    def _restore_model_label(self, _message: str) -> None:
+        info = self.recognizer.info
+        if self.model_label.text().startswith("loading"):
+            self.model_label.setText("no model" if info is None else
+                                     f"{info.name}: {info.method} + {info.encoder}, {info.text_encoder}")
 
     @Slot(dict)
     def _on_stats(self, stats: dict) -> None:

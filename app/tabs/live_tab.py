@@ -109,6 +109,7 @@ class LiveTab(QWidget):
     # -- control ---------------------------------------------------------------------------------
     def start(self, spec: SourceSpec) -> None:
         self.frames_seen = self.frames_with_person = 0
+        self.latest, self._painted = None, -1
         self.timeline.clear_history()
         self.bars.set_prediction(None)
         r = self.recognizer
@@ -146,6 +147,8 @@ class LiveTab(QWidget):
         self.latest = frame
         self.frames_seen += 1
         self.frames_with_person += frame.pose is not None
+        if frame.pose is not None and self.frames_with_person == 1:
+            self.skeleton_view.set_origin(frame.joints[None, None])  # stand the first pose on the grid
         if frame.prediction is not None:
             self.bars.set_prediction(frame.prediction)
             self.timeline.add(frame.prediction)

@@ -143,7 +143,7 @@ def test_corrupt_bundle_is_refused_and_the_model_keeps_answering(fresh, qtbot, t
     with qtbot.waitSignal(w.recognizer.errored, timeout=60_000):
         w.load_model(str(bad))
     assert "model not loaded" in w.message_bar.text and "broken.zsar" in w.message_bar.text
-    assert w.recognizer.info is before
+    assert w.recognizer.info is before and w.model_label.text().startswith("default.zsar")
     with qtbot.waitSignal(w.recognizer.sequence_recognised, timeout=60_000):
         w.files_tab.show_sequences(demo_clips()[:1], "demo clip")
 
