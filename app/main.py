@@ -61,12 +61,24 @@ def save_screenshots(window, folder: str | Path) -> list[Path]:
     return paths
 
 
+def configure_qt() -> None:
+    """Process-wide settings that must precede the QApplication: native libraries before any GL
+    context (engine.native), and one shared GL context family, because pyqtgraph keeps compiled
+    shader programs per process and a second window's views would otherwise use ids from the first
+    window's context (GLError "invalid value" in glUseProgram)."""
+    from engine.native import preload
+
+    preload()
+    from PySide6.QtCore import QCoreApplication, Qt
+
+    if QCoreApplication.instance() is None:
+        QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
+
+
 def run_app(bundle: str | None = None, camera: int | None = None, video: str | None = None,
             file: str | None = None, demo: bool = False, quit_after: float | None = None,
             screenshots: str | None = None, device: str = "auto", pose_model: str | None = None) -> int:
-    from engine.native import preload
-
-    preload()  # before any GL context: see engine.native
+    configure_qt()
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
     import pyqtgraph as pg

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.native import preload
+from app.main import configure_qt
 
-preload()  # before any GL context exists in this process (engine.native says why)
+configure_qt()  # before the QApplication and any GL context (app.main.configure_qt says why)
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("ZSAR_TEST_ARTIFACTS", ROOT / "test-artifacts"))
