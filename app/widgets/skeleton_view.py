@@ -38,7 +38,7 @@ class SkeletonView(gl.GLViewWidget):
         grid.setColor((90, 90, 100, 120))
         self.addItem(grid)
         # looking at mid-body height (origin = the floor under the spine base), from the sensor's side
-        self.setCameraPosition(pos=QVector3D(0.0, 0.0, 0.9), distance=3.8, elevation=8, azimuth=-90)
+        self.setCameraPosition(pos=QVector3D(0.0, 0.0, 0.8), distance=4.6, elevation=8, azimuth=-90)
         self._origin = np.zeros(3, np.float32)
         self._bones, self._joints = [], []
         for colour in BODY_COLOURS:
