@@ -46,7 +46,8 @@ class TextConfig:
     Attributes:
         encoder: text-encoder registry key (``"minilm"``, ``"clip-vit-b-32"``, ``"table"``).
         options: its options (JSON values), e.g. a CLIP checkpoint path.
-        mode: prompt mode (``"name"``, ``"name_description"``, ``"templates"``).
+        mode: text mode, one of ``engine.text.prompts.TEXT_MODES`` (``"name"``, ``"templates"``,
+            ``"name+global+local"`` ...).
         templates: prompt templates for ``mode="templates"``.
         encoder_id: the id of the exact encoder + weights used in training; loading checks it.
     """

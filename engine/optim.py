@@ -97,3 +97,44 @@ class Adam:
             t.fill_(float(n))
         for dst, src in zip(self.exp_avg + self.exp_avg_sq, state["exp_avg"] + state["exp_avg_sq"]):
             dst.copy_(src)
+
+
+class SGD:
+    """``torch.optim.SGD`` with momentum (dampening 0, no Nesterov), L2 weight decay in the gradient,
+    one parameter group: PGFA's optimiser, without importing ``torch.optim`` (see the module)."""
+
+    def __init__(self, params: Iterable[torch.nn.Parameter], lr: float, momentum: float = 0.0,
+                 weight_decay: float = 0.0) -> None:
+        self.params = [p for p in params if p.requires_grad]
+        self.lr, self.momentum, self.weight_decay = float(lr), float(momentum), float(weight_decay)
+        self.buffers: list[torch.Tensor | None] = [None] * len(self.params)  # created at a parameter's first step
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.params:
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad.zero_()
+
+    @torch.no_grad()
+    def step(self) -> None:
+        for i, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            d = p.grad.add(p, alpha=self.weight_decay) if self.weight_decay else p.grad
+            if self.momentum:
+                if self.buffers[i] is None:
+                    self.buffers[i] = d.detach().clone()  # torch: the first buffer is the gradient itself
+                else:
+                    self.buffers[i].mul_(self.momentum).add_(d)
+                d = self.buffers[i]
+            p.add_(d, alpha=-self.lr)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"momentum_buffer": [None if b is None else b.clone() for b in self.buffers]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        buffers = state["momentum_buffer"]
+        if len(buffers) != len(self.params):
+            raise ValueError(f"optimizer state for {len(buffers)} parameters, this one has {len(self.params)}")
+        self.buffers = [None if b is None else b.clone() for b in buffers]

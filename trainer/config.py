@@ -25,7 +25,8 @@ class TextSpec:
 
     Attributes:
         encoder: text-encoder registry key, used when ``features`` is None.
-        mode: prompt mode (``name``, ``name_description``, ``templates``).
+        mode: text mode (``engine.text.prompts.TEXT_MODES``: ``name``, ``name_description``,
+            ``templates``, ``global``, ``local``, fused ``name+global+local`` ...).
         features: a pre-computed ``(num_classes, D_t)`` ``.npy`` whose row i is class i (e.g. the MSF
             CLIP ViT-B/32 label features); it replaces the encoder.
         options: text-encoder options (a CLIP checkpoint path ...).

@@ -23,7 +23,7 @@ from engine.registry import Registry
 METHODS: Registry = Registry("method")
 
 # The entry modules register themselves with @METHODS.register (imported after it exists).
-from engine.methods import cada_vae, contrastive, sa_dvae  # noqa: E402,F401
+from engine.methods import cada_vae, contrastive, fs_vae, pgfa, sa_dvae, scale  # noqa: E402,F401
 from engine.methods.base import MethodConfig, ZeroShotMethod  # noqa: E402
 
 CONFIG_DIR = asset_path("configs", "methods")

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import NamedTuple, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -179,12 +179,14 @@ class CrossAlignedVAE(nn.Module):
         feature_dim, text_dim: input sizes; latent: semantic latent size (``ls``); style: style
             latent size (``ils``, 0 for none).
         per_dimension_noise: one noise draw per latent dimension instead of one per sample.
+        encoder: builds each encoder from ``(in_features, latent)`` (FS-VAE's are frequency-enhanced).
     """
 
     TERMS = ("s_recon", "s_from_t", "t_recon", "t_from_s", "kl_s", "kl_style", "kl_t")
 
     def __init__(self, feature_dim: int, text_dim: int, latent: int, style: int = 0,
-                 per_dimension_noise: bool = False) -> None:
+                 per_dimension_noise: bool = False,
+                 encoder: Callable[[int, int], Encoder] = Encoder) -> None:
         super().__init__()
         if latent < 1 or style < 0:
             raise ValueError(f"latent must be >= 1 and style >= 0, got {latent} and {style}")
@@ -192,9 +194,9 @@ class CrossAlignedVAE(nn.Module):
         self.per_dimension_noise = bool(per_dimension_noise)
         # Creation order = the official one (sequence encoder, sequence decoder, text encoder, text
         # decoder), so that a given global seed draws the same initial weights.
-        self.skeleton_encoder = Encoder(feature_dim, latent + style)
+        self.skeleton_encoder = encoder(feature_dim, latent + style)
         self.skeleton_decoder = Decoder(latent + style, feature_dim)
-        self.text_encoder = Encoder(text_dim, latent)
+        self.text_encoder = encoder(text_dim, latent)
         self.text_decoder = Decoder(latent, text_dim)
         # noise blocks of one step: z_r, z_v (SA-DVAE reparameterises them separately), z_t
         self.noise_blocks = (latent, style, latent) if style else (latent, latent)
@@ -439,8 +441,7 @@ class VAEMethod(ZeroShotMethod):
         # initial weights here too, whatever the caller's RNG state (which is left untouched).
         with torch.random.fork_rng(devices=[]):  # the modules are built on the CPU
             torch.default_generator.manual_seed(config.seed)
-            self.vae = CrossAlignedVAE(feature_dim, text_dim, config.latent_size, style,
-                                       config.per_dimension_noise)
+            self.vae = self.build_vae(feature_dim, text_dim, style)
             self.build_modules()
         #: names of the terms a step returns (None: a term that is always 0 here, not reported)
         self.names: tuple[str | None, ...] = tuple(
@@ -448,6 +449,11 @@ class VAEMethod(ZeroShotMethod):
         self._text_source: torch.Tensor | None = None
         self._text_version = -1
         self._text: torch.Tensor | None = None
+
+    def build_vae(self, feature_dim: int, text_dim: int, style: int) -> CrossAlignedVAE:
+        """The VAE pair (built from the seeded stream, first)."""
+        return CrossAlignedVAE(feature_dim, text_dim, self.config.latent_size, style,
+                               self.config.per_dimension_noise)
 
     def build_modules(self) -> None:
         """Add modules beyond the VAE pair (initialised from the same seeded stream, after it)."""

@@ -20,7 +20,15 @@ from engine.errors import TextEncoderError
 from engine.text import open_clip_text, sentence_transformer, table  # noqa: F401  (registers the entries)
 from engine.text.base import TEXT_ENCODERS, TextEncoder, l2_normalize
 from engine.text.cached import CachedTextEncoder, default_cache_dir
-from engine.text.prompts import DEFAULT_TEMPLATES, TEXT_MODES, class_prompts, encode_class_set, text_mode_spec
+from engine.text.prompts import (
+    DEFAULT_TEMPLATES,
+    FUSED_TEXT_MODES,
+    TEXT_MODES,
+    class_prompts,
+    encode_class_set,
+    text_mode_dim,
+    text_mode_spec,
+)
 
 #: The encoder used when a user or config names none.
 DEFAULT_TEXT_ENCODER = "minilm"
@@ -59,6 +67,7 @@ __all__ = [
     "DEFAULT_TEMPLATES",
     "DEFAULT_TEXT_ENCODER",
     "TEXT_ENCODERS",
+    "FUSED_TEXT_MODES",
     "TEXT_MODES",
     "CachedTextEncoder",
     "TextEncoder",
@@ -68,5 +77,6 @@ __all__ = [
     "encode_class_set",
     "l2_normalize",
     "list_text_encoders",
+    "text_mode_dim",
     "text_mode_spec",
 ]

@@ -38,3 +38,21 @@ def test_a_parameter_without_grad_waits_and_state_round_trips():
     assert other.steps == [1, 0] and torch.equal(other.exp_avg[0], opt.exp_avg[0])
     with pytest.raises(ValueError):
         Adam([p], lr=0.1).load_state_dict(state)
+
+
+def test_sgd_with_momentum_matches_torch_optim_sgd():
+    from engine.optim import SGD
+
+    g = torch.Generator().manual_seed(3)
+    a = [torch.nn.Parameter(torch.randn(5, 4, generator=g)), torch.nn.Parameter(torch.randn(4, generator=g))]
+    b = [torch.nn.Parameter(p.detach().clone()) for p in a]
+    ours = SGD(a, lr=0.05, momentum=0.9, weight_decay=5e-4)
+    theirs = torch.optim.SGD(b, lr=0.05, momentum=0.9, weight_decay=5e-4)
+    for step in range(6):
+        for params, opt in ((a, ours), (b, theirs)):
+            opt.zero_grad()
+            loss = (params[0].sin().sum() + params[1].pow(2).sum()) * (step + 1)
+            loss.backward()
+            opt.step()
+        ours.lr = theirs.param_groups[0]["lr"] = 0.05 * (0.5 ** step)
+    assert all(torch.allclose(p, q, atol=1e-6) for p, q in zip(a, b))

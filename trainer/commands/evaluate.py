@@ -42,6 +42,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("runs", nargs="+", metavar="RUN",
                    help="a run folder holding results.json, or a folder of run folders")
     p.add_argument("--json", action="store_true", help="print one JSON object: {runs: [...], groups: [...]}")
+    p.add_argument("--markdown", action="store_true",
+                   help="print the mean ± std rows as a Markdown table (a row per method and split family)")
     p.add_argument("--group-by", default="method", choices=("method", "split"),
                    help="order the table by method, then split family (default), or by split family, then "
                         "method (to compare methods on the same splits); the means are the same either way")
@@ -351,6 +353,25 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**summary, "std": "sample standard deviation (ddof=1); null for a single run",
                           "unfinished": [str(p) for p in unfinished]}, indent=2))
+    elif args.markdown:
+        print(format_markdown(summary))
     else:
         print(format_table(summary, unfinished))
     return 0
+
+
+def format_markdown(summary: dict[str, Any]) -> str:
+    """One Markdown row per (method, split family, selection): mean ± std over its runs, for
+    documents such as ``docs/results.md``."""
+    def stat(s: dict[str, float | None] | None) -> str:
+        if s is None or s["mean"] is None:
+            return "–"
+        return f"{s['mean']:.2f}" + (f" ± {s['std']:.2f}" if s["std"] is not None else "")
+
+    lines = ["| splits | method | selected on | runs | ZSL top-1 | GZSL S | GZSL U | GZSL H |",
+             "|---|---|---|---|---|---|---|---|"]
+    for g in summary["groups"]:
+        gz = g["gzsl"] or {}
+        lines.append(f"| {g['group']} | {g['method']} | {g['selection']}{' (test!)' if g['test_selected'] else ''} "
+                     f"| {g['n']} | {stat(g['zsl'])} | " + " | ".join(stat(gz.get(k)) for k in GZSL_KEYS) + " |")
+    return "\n".join(lines)

@@ -17,19 +17,22 @@ from trainer.config import SELECTIONS, GateSpec, RunConfig, TextSpec, resolve
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train and evaluate a zero-shot method (on SynSE-layout features today)")
+    p = sub.add_parser("train", help="train and evaluate a zero-shot method (a preset's five stages, or on SynSE-layout features)")
     p.add_argument("--config", help="a run config JSON (as a run's config.json)")
     p.add_argument("--preset", help="a benchmark preset (utd_mhad_split1..3, nw_ucla_split1..3): trains the encoder too")
     p.add_argument("--method", default="sa_dvae", help="with --preset: the method (sa_dvae, sa_dvae_fd, "
-                                                      "naive_alignment, cada_vae, contrastive)")
+                                                      "naive_alignment, cada_vae, fs_vae, pgfa, scale, contrastive)")
     p.add_argument("--data-root", help="with --preset: the folder holding the datasets (default: ../shared/data)")
     p.add_argument("--method-config", help="method config name in assets/configs/methods (e.g. sa_dvae.ntu60_synse) "
                                            "or a path to one")
     p.add_argument("--split", help="split name in assets/splits (e.g. ntu60_synse_55_5)")
-    p.add_argument("--features", help="SynSE-layout feature folder (holding shift_5_r/ and shift_val_5_r/)")
+    p.add_argument("--features", help="SynSE-layout feature folder (holding shift_5_r/ and shift_val_5_r/); with "
+                   "--preset: a finished run's RUN/features, to train another method on the same encoder")
     p.add_argument("--text-features", help="pre-computed class text features .npy, row i = class i")
     p.add_argument("--text-encoder", default="minilm", help="text encoder when no --text-features (default minilm)")
-    p.add_argument("--text-mode", default="name", help="prompt mode: name, name_description, templates")
+    p.add_argument("--text-mode", default="name",
+                   help="text mode: name, name_description, templates, global, local, or a fused name+global, "
+                        "name+local, global+local, name+global+local (default name)")
     p.add_argument("--select-on", default="validation", choices=SELECTIONS,
                    help="pick the cycle on the validation fold (default) or, as the public code does, on the "
                         "unseen test set (labelled as such in results.json)")
@@ -59,6 +62,12 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         if args.text_features:  # e.g. the papers' CLIP label features instead of the offline MiniLM
             text = TextSpec(features=str(Path(args.text_features).resolve()))
             config = RunConfig.from_dict({**config.to_dict(), "text": text.__dict__})
+        if args.features:  # another method on a finished run's features: the same encoder, compared fairly
+            config = RunConfig.from_dict({**config.to_dict(), "pretrain": None,
+                                          "features": str(Path(args.features).resolve())})
+        if args.epochs:
+            config = RunConfig.from_dict({**config.to_dict(),
+                                          "method_config": {**config.method_config, "epochs": args.epochs}})
         return config
     if args.out and args.resume and (Path(args.out) / "config.json").exists() and not args.method_config:
         return RunConfig.load(Path(args.out) / "config.json")

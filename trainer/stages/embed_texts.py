@@ -2,6 +2,9 @@
 
 From a pre-computed ``.npy`` (row i = class i, e.g. MSF's CLIP ViT-B/32 label features) or from a
 text encoder over the class names (``assets/classes/<dataset>.txt``) in the configured prompt mode.
+Modes that read descriptions (``global``, ``local``, the fused ``name+global+local`` ...) get the
+split's dataset descriptions (``assets/descriptions``; a combined dataset such as ``zsar_default``
+joins those of its parts); where there are none the names stand in, and ``meta.json`` says so.
 Writes ``RUN/text/class_embeddings.npy`` and ``RUN/text/meta.json``.
 """
 
@@ -20,6 +23,55 @@ from trainer.runs import Run
 STAGE = "embed_texts"
 
 
+def _dataset_entries(dataset: str) -> tuple[list[dict] | None, list[str]]:
+    """The descriptions of ``dataset`` in class order and the datasets they came from; for a
+    combined dataset the parts' descriptions joined (None for a part without any)."""
+    from engine.text.descriptions import load_descriptions
+    from trainer.data.datasets import COMBINED
+
+    if dataset in COMBINED:
+        entries, sources = [], []
+        for split_name in COMBINED[dataset][0]:
+            part_split = load_split(split_name)
+            part, part_sources = _dataset_entries(part_split.dataset)
+            if part is None:
+                part = [None] * part_split.num_classes
+            entries.extend(part)
+            sources.extend(part_sources)
+        return entries, sources
+    try:
+        return list(load_descriptions(dataset)), [dataset]
+    except KeyError:
+        return None, []
+
+
+def split_descriptions(split) -> tuple[ClassSet, tuple[str, ...], dict]:
+    """The split's classes with their global descriptions, their local descriptions, and a record
+    of where they came from (``{"descriptions": [datasets], "described": n, "missing": [names]}``).
+
+    An entry is used only where its name is the split's class name (case aside), so a class list
+    that moved out of step with its descriptions falls back to names instead of mislabelling."""
+    names = split.names()
+    entries, sources = _dataset_entries(split.dataset)
+    if entries is None or len(entries) != len(names):
+        entries = [None] * len(names)
+        sources = []
+    globals_, locals_, missing = [], [], []
+    for name, entry in zip(names, entries):
+        if entry is not None and entry["name"].lower() == name.lower():
+            globals_.append(entry["global"])
+            locals_.append(entry["local"])
+        else:
+            globals_.append("")
+            locals_.append("")
+            missing.append(name)
+    record = {"descriptions": sources if len(missing) < len(names) else [],
+              "described": len(names) - len(missing), "missing": missing}
+    if not record["descriptions"]:
+        record["fallback"] = "names"  # no descriptions at all: every text is the class name
+    return ClassSet(tuple(names), tuple(globals_)), tuple(locals_), record
+
+
 def run(run: Run, config: RunConfig, events=None, should_stop=None) -> dict:
     split = load_split(config.split)
     text = config.text
@@ -35,11 +87,19 @@ def run(run: Run, config: RunConfig, events=None, should_stop=None) -> dict:
         source = {"features": str(path.resolve()), "encoder_id": f"table:{path.stem}"}
     else:
         from engine.text import create_text_encoder
-        from engine.text.prompts import encode_class_set
+        from engine.text.prompts import DESCRIPTION_MODES, encode_class_set, text_mode_spec
 
+        spec = text_mode_spec(text.mode)  # an unknown mode fails here, before the encoder loads
         encoder = create_text_encoder(text.encoder, **text.options)
-        emb = encode_class_set(encoder, ClassSet(split.names()), text.mode)
         source = {"encoder": text.encoder, "encoder_id": encoder.id, "mode": text.mode}
+        if "parts" in spec:
+            source["parts"] = spec["parts"]
+        if text.mode in DESCRIPTION_MODES:
+            class_set, local, record = split_descriptions(split)
+            emb = encode_class_set(encoder, class_set, text.mode, local_descriptions=local)
+            source.update(record)
+        else:
+            emb = encode_class_set(encoder, ClassSet(split.names()), text.mode)
     if not np.isfinite(emb).all():
         raise ZsarError("text features hold NaN or infinite values")
     # Per-class L2 normalisation, as every method of the SynSE family does before use.

@@ -22,7 +22,9 @@ CLASSES = ClassSet.parse("wave; clap: hands meet in front of the chest; sit down
 
 
 def test_modes_are_data():
-    assert TEXT_MODES == ("name", "name_description", "templates")
+    assert TEXT_MODES[:3] == ("name", "name_description", "templates")
+    assert set(TEXT_MODES[3:]) == {"global", "local", "name+global", "name+local", "global+local",
+                                   "name+global+local"}
     assert all("{name}" in t for t in DEFAULT_TEMPLATES) and len(DEFAULT_TEMPLATES) >= 5
 
 
