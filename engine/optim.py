@@ -17,6 +17,15 @@ from typing import Any, Iterable
 import torch
 
 
+def zero_grad(params: list[torch.nn.Parameter], set_to_none: bool = True) -> None:
+    """What ``torch.optim.Optimizer.zero_grad`` does to its parameters."""
+    for p in params:
+        if set_to_none:
+            p.grad = None
+        elif p.grad is not None:
+            p.grad.zero_()
+
+
 class Adam:
     """``torch.optim.Adam`` / ``AdamW`` (no amsgrad), one parameter group.
 
@@ -43,11 +52,7 @@ class Adam:
         self._fused = getattr(torch, fused.__name__, None) if all(p.is_floating_point() for p in self.params) else None
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for p in self.params:
-            if set_to_none:
-                p.grad = None
-            elif p.grad is not None:
-                p.grad.zero_()
+        zero_grad(self.params, set_to_none)
 
     @torch.no_grad()
     def step(self) -> None:
@@ -110,11 +115,7 @@ class SGD:
         self.buffers: list[torch.Tensor | None] = [None] * len(self.params)  # created at a parameter's first step
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for p in self.params:
-            if set_to_none:
-                p.grad = None
-            elif p.grad is not None:
-                p.grad.zero_()
+        zero_grad(self.params, set_to_none)
 
     @torch.no_grad()
     def step(self) -> None:

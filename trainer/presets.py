@@ -30,5 +30,7 @@ def preset_config(name: str, method: str, data_root: str | None, device: str = "
                         f"(known: {', '.join(sorted(doc['method_configs']))})")
     config = resolve(doc["method_configs"][method], name, None, TextSpec(**doc["text"]), select_on, device=device,
                      overrides=doc.get("method_overrides", {}).get(method))
-    return RunConfig.from_dict({**config.to_dict(), "pretrain": doc["pretrain"], "data_root": data_root,
+    # a method may train stage 1 its own way (PGFA: the encoder end to end through its alignment loss)
+    pretrain = {**doc["pretrain"], **doc.get("pretrain_overrides", {}).get(method, {})}
+    return RunConfig.from_dict({**config.to_dict(), "pretrain": pretrain, "data_root": data_root,
                                 "preset": name})

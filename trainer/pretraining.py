@@ -36,6 +36,14 @@ class PretrainConfig:
     style: str = "view"  # preprocessing style (engine.skeleton.preprocess)
     num_bodies: int = 1
     val_heldout: float = 0.15  # share of each val-seen class's training samples held out for the gate
+    # "cross_entropy": a seen-class head (SynSE, SMIE_Generate_Feature); "pgfa_alignment": the encoder
+    # trains end to end with PGFA's KL alignment loss against the frozen seen-class texts (its method
+    # config gives the adapter, the optimiser and the schedule; kaai520/PGFA main.py)
+    objective: str = "cross_entropy"
+
+    def __post_init__(self) -> None:
+        if self.objective not in ("cross_entropy", "pgfa_alignment"):
+            raise ValueError(f"objective must be cross_entropy or pgfa_alignment, got {self.objective!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -90,6 +98,40 @@ class EncoderClassifier(nn.Module):
         with torch.no_grad():
             acc = (logits.argmax(1) == batch["labels"]).float().mean()
         return {"loss": loss, "train_acc": acc}
+
+
+class EncoderTextAligner(nn.Module):
+    """A skeleton encoder trained end to end through PGFA's adapter and KL loss (methods.md section 5):
+    the batch's skeletons are encoded and handed to the method's ``training_step`` as features. No
+    augmentation, as the official training. ``head`` gives the seen-class logits the GZSL gate reads
+    (the adapter's cosine to the seen texts, scaled), so extract_features needs no special case.
+    """
+
+    manual_optimization = False
+    supports_ddp = False
+
+    def __init__(self, encoder: nn.Module, method: nn.Module, seen_text: torch.Tensor,
+                 config: PretrainConfig) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.method = method
+        self.config = config  # epochs, batch size and seed for the loop
+        self.register_buffer("seen_text", torch.nn.functional.normalize(seen_text.float(), dim=1))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder.features(x)
+
+    def head(self, f: torch.Tensor) -> torch.Tensor:
+        return self.method.config.logit_scale * self.method.embed(f) @ self.seen_text.t()
+
+    def configure_optimizers(self):
+        return self.method.configure_optimizers_for(self.parameters())
+
+    def on_epoch_start(self, epoch: int, epochs: int, optimizers) -> None:
+        self.method.on_epoch_start(epoch, epochs, optimizers)
+
+    def training_step(self, batch: dict) -> dict[str, torch.Tensor]:
+        return self.method.training_step({**batch, "features": self.encoder.features(batch["features"])})
 
 
 @torch.no_grad()

@@ -24,7 +24,6 @@ import torch
 
 from engine.methods import METHODS
 from engine.methods.vae_blocks import Position, VAEMethod, VAEMethodConfig, wasserstein_distance
-from engine.optim import Adam
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,8 +20,9 @@ What this module holds is the part that works on features:
   at a time leaves no test set to build prototypes from (labelled as such in the app's card).
 
 The official code trains the skeleton encoder end to end with this loss (the small ST-GCN from
-scratch); here the adapter trains on the frozen features of the trainer's stage 1 encoder. End-to-end
-training of the encoder with this loss is not built yet (see the issue note). The official test
+scratch): a preset run of ``pgfa`` does that in stage 1 (``PretrainConfig.objective =
+"pgfa_alignment"``, :class:`trainer.pretraining.EncoderTextAligner`); the adapter is then refitted
+on the frozen features like any method, which is also how ``pgfa`` runs on released features. The official test
 batches of 64 each build their own prototypes and report the mean of per-batch accuracies; we build
 them over the whole set scored (the unseen test set in ``evaluate``), the reading the paper's text
 gives ("prototypes from confident test predictions").
@@ -109,8 +110,12 @@ class PGFA(ZeroShotMethod):
             nn.init.zeros_(self.adapter.bias)
 
     def configure_optimizers(self) -> list[SGD]:
+        return self.configure_optimizers_for(self.parameters())
+
+    def configure_optimizers_for(self, params) -> list[SGD]:
+        """PGFA's optimiser over ``params`` (the adapter's, or the encoder's too when end to end)."""
         c = self.config
-        return [SGD(self.parameters(), lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)]
+        return [SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)]
 
     def on_epoch_start(self, epoch: int, epochs: int, optimizers: list) -> None:
         c = self.config

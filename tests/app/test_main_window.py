@@ -5,7 +5,6 @@ failure the window must survive (each shows its message and leaves the window us
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from app.main import demo_clips, save_screenshots
 from app.services.live_service import SourceSpec

@@ -195,25 +195,9 @@ def test_same_seed_same_weights_and_scores():
 
 
 def test_bundle_round_trip_gives_identical_scores(tmp_path):
-    from engine.bundle import TextConfig, load_bundle, new_bundle, save_bundle
-    from engine.encoders import load_encoder_config
-    from engine.types import ClassSet
+    from tests.engine.fixtures import assert_bundle_round_trip
 
-    key, enc_config = load_encoder_config("stgcn_small")
-    text_dim = 12
-    bundle = new_bundle(key, enc_config, "fs_vae", TINY, TextConfig("table"), text_dim,
-                        ClassSet(tuple(f"action {i}" for i in range(6))))
-    x, y, text = tiny_data(feature_dim=bundle.encoder.feature_dim, text_dim=text_dim)
-    fit(bundle.method, x, y, text)
-    unseen = torch.randn(5, text_dim, generator=torch.Generator().manual_seed(9))
-    before = bundle.method.scores(x, bundle.method.prepare(unseen))
-    path = tmp_path / "m.zsar"
-    save_bundle(bundle, path)
-    back = load_bundle(path)
-    assert back.method.config == bundle.method.config
-    with torch.inference_mode():  # as the streaming recognizer prepares a class set
-        after = back.method.scores(x, back.method.prepare(unseen))
-    assert torch.equal(before, after)
+    assert_bundle_round_trip(tmp_path, "fs_vae", TINY)
 
 
 # --- learning -----------------------------------------------------------------------------------------

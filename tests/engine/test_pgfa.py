@@ -70,22 +70,9 @@ def test_learns_unseen_classes_well_above_chance():
 
 
 def test_bundle_round_trip_gives_identical_scores(tmp_path):
-    from engine.bundle import TextConfig, load_bundle, new_bundle, save_bundle
-    from engine.encoders import load_encoder_config
-    from engine.types import ClassSet
+    from tests.engine.fixtures import assert_bundle_round_trip
 
-    key, enc_config = load_encoder_config("stgcn_small")
-    bundle = new_bundle(key, enc_config, "pgfa", {"epochs": 3}, TextConfig("table"), 12,
-                        ClassSet(tuple(f"action {i}" for i in range(6))))
-    x, y, text = tiny_data(feature_dim=bundle.encoder.feature_dim, text_dim=12)
-    fit(bundle.method, x, y, text)
-    unseen = torch.randn(5, 12, generator=torch.Generator().manual_seed(9))
-    with torch.no_grad():
-        before = bundle.method.scores(x, bundle.method.prepare(unseen))
-    save_bundle(bundle, tmp_path / "m.zsar")
-    with torch.inference_mode():
-        back = load_bundle(tmp_path / "m.zsar").method
-        assert torch.equal(before, back.scores(x, back.prepare(unseen)))
+    assert_bundle_round_trip(tmp_path, "pgfa", {"epochs": 3})
 
 
 def test_shipped_configs():

@@ -20,8 +20,9 @@ def test_every_preset_resolves_for_each_of_its_methods():
         split = load_split(name)
         readable = split.dataset in FILE_GROUP or split.dataset in COMBINED or split.dataset == "procedural"
         assert readable and split.has_validation, name
-        benchmark = name != "zsar_default"  # the default bundle's preset trains only the method it ships
-        for method in ("sa_dvae", "sa_dvae_fd", "naive_alignment", "cada_vae") if benchmark else ("sa_dvae",):
+        benchmark = name != "zsar_default"  # the default bundle's preset trains only the methods it may ship
+        every = ("sa_dvae", "sa_dvae_fd", "naive_alignment", "cada_vae", "fs_vae", "pgfa", "scale", "contrastive")
+        for method in every if benchmark else ("sa_dvae", "scale"):
             config = preset_config(name, method, data_root="/nowhere")
             assert config.method == method and config.pretrain is not None and config.split == name
 
@@ -30,3 +31,9 @@ def test_every_preset_resolves_for_each_of_its_methods():
 def test_a_benchmark_without_the_users_dataset_copy_says_to_pass_data_root(tmp_path, dataset):
     with pytest.raises(ZsarError, match="--data-root"):
         load_skeletons(dataset, tmp_path, PreprocessConfig(style="aimclr", window=50, num_bodies=2))
+
+
+def test_pgfa_presets_train_the_encoder_end_to_end_and_others_with_a_head():
+    assert preset_config("utd_mhad_split1", "pgfa", None).pretrain["objective"] == "pgfa_alignment"
+    assert preset_config("utd_mhad_split1", "sa_dvae", None).pretrain.get("objective", "cross_entropy") == \
+        "cross_entropy"

@@ -51,7 +51,7 @@ def export_run(run_dir: str | Path, out: str | Path, card: dict[str, Any] | None
     from engine.types import ClassSet
     from trainer.data.splits import load_split
     from trainer.pretraining import PretrainConfig
-    from trainer.stages.pretrain_encoder import new_model, preprocess_config
+    from trainer.stages.pretrain_encoder import new_model, preprocess_config, seen_texts
 
     run = Run(run_dir)
     config = run.config()
@@ -65,7 +65,7 @@ def export_run(run_dir: str | Path, out: str | Path, card: dict[str, Any] | None
                         "encoder, so a bundle could not embed new action names")
     split = load_split(config.split)
     p = PretrainConfig.from_dict(config.pretrain)
-    trained = new_model(p, len(split.seen))
+    trained = new_model(p, len(split.seen), config, seen_texts(run, config, split.seen))
     trained.load_state_dict(run.read_state("checkpoints/encoder_split.safetensors"))
     key, _ = load_encoder_config(p.encoder)
     emb_dim = int(text_meta["dim"])

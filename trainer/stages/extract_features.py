@@ -15,7 +15,7 @@ from trainer.config import RunConfig
 from trainer.data.features import write_fold
 from trainer.pretraining import PretrainConfig, encode
 from trainer.runs import Run
-from trainer.stages.pretrain_encoder import fold_masks, load_data, new_model
+from trainer.stages.pretrain_encoder import fold_masks, load_data, new_model, seen_texts
 
 STAGE = "extract_features"
 NO_CLASS = -30.0
@@ -33,8 +33,8 @@ def _outputs(model, x: np.ndarray, mask: np.ndarray, classes: tuple[int, ...], n
     return f, out
 
 
-def _encoder(run: Run, p: PretrainConfig, classes: tuple[int, ...], name: str):
-    model = new_model(p, len(classes))
+def _encoder(run: Run, config: RunConfig, p: PretrainConfig, classes: tuple[int, ...], name: str):
+    model = new_model(p, len(classes), config, seen_texts(run, config, classes))
     model.load_state_dict(run.read_state(f"checkpoints/encoder_{name}.safetensors"))
     return model
 
@@ -45,7 +45,7 @@ def run(run: Run, config: RunConfig, events=None, should_stop=None) -> dict:
     m = fold_masks(data, split, train, test, p)
     c, k, y = split.num_classes, len(split.unseen), data.labels
 
-    f, out = _outputs(_encoder(run, p, split.seen, "split"), data.x, m.seen_train | m.test, split.seen, c)
+    f, out = _outputs(_encoder(run, config, p, split.seen, "split"), data.x, m.seen_train | m.test, split.seen, c)
     write_fold(run.file("features", f"run_{k}_r"), {
         "train": f[m.seen_train], "train_label": y[m.seen_train], "ztest": f[m.unseen_test],
         "z_label": y[m.unseen_test], "gtest": f[m.test], "g_label": y[m.test], "gtest_out": out[m.test],
@@ -53,7 +53,7 @@ def run(run: Run, config: RunConfig, events=None, should_stop=None) -> dict:
     info = {"train": int(m.seen_train.sum()), "ztest": int(m.unseen_test.sum()), "gtest": int(m.test.sum())}
     if split.has_validation:
         used = m.val_train | m.val_unseen | m.val_heldout
-        f, out = _outputs(_encoder(run, p, split.val_seen, "val"), data.x, used, split.val_seen, c)
+        f, out = _outputs(_encoder(run, config, p, split.val_seen, "val"), data.x, used, split.val_seen, c)
         write_fold(run.file("features", f"run_val_{k}_r"), {
             "train": f[m.val_train], "train_label": y[m.val_train], "ztest": f[m.val_unseen],
             "z_label": y[m.val_unseen], "val": f[m.val_heldout], "val_label": y[m.val_heldout],

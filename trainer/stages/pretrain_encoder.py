@@ -20,6 +20,7 @@ import torch
 
 from engine.encoders import create_skeleton_encoder, load_encoder_config
 from engine.skeleton.preprocess import PreprocessConfig
+from engine.errors import ZsarError
 from trainer.config import RunConfig
 from trainer.data.datasets import SkeletonData, load_skeletons, protocol_masks
 from trainer.data.splits import Split, class_positions, load_split
@@ -78,21 +79,46 @@ def fold_masks(data: SkeletonData, split: Split, train: np.ndarray, test: np.nda
     )
 
 
-def new_model(p: PretrainConfig, num_classes: int) -> EncoderClassifier:
+def new_model(p: PretrainConfig, num_classes: int, config: RunConfig | None = None,
+              seen_text: torch.Tensor | None = None):
+    """The network stage 1 trains: an encoder with a seen-class head, or (``objective
+    "pgfa_alignment"``) with PGFA's adapter against ``seen_text`` (then ``config`` is the run's)."""
     key, enc_config = load_encoder_config(p.encoder)
     torch.manual_seed(p.seed)  # initial weights: the same for a run and its resumption
     encoder = create_skeleton_encoder(key, enc_config, num_classes=0, num_bodies=p.num_bodies) \
         if "num_bodies" in enc_config.to_dict() else create_skeleton_encoder(key, enc_config, num_classes=0)
+    if p.objective == "pgfa_alignment":
+        from engine.methods import create_method
+        from trainer.pretraining import EncoderTextAligner
+
+        if config is None or config.method != "pgfa" or seen_text is None:
+            raise ZsarError("pretrain objective pgfa_alignment trains PGFA end to end: use it with --method pgfa")
+        method = create_method("pgfa", config.method_config, encoder.feature_dim, seen_text.shape[1])
+        return EncoderTextAligner(encoder, method, seen_text, p)
     return EncoderClassifier(encoder, num_classes, p)
+
+
+def seen_texts(run: Run, config: RunConfig, classes: tuple[int, ...]) -> torch.Tensor | None:
+    """The class texts of ``classes`` for an end-to-end alignment objective (embedded now if the
+    run has not yet: embed_texts is idempotent and runs again later in the pipeline), else None."""
+    if PretrainConfig.from_dict(config.pretrain).objective != "pgfa_alignment":
+        return None
+    if not run.file("text", "class_embeddings.npy").exists():
+        from trainer.stages import embed_texts
+
+        embed_texts.run(run, config)
+    return torch.as_tensor(run.read_npy("text/class_embeddings.npy")[list(classes)])
 
 
 def train_encoder(run: Run, config: RunConfig, data: SkeletonData, mask: np.ndarray, classes: tuple[int, ...],
                   name: str, events=None, should_stop=None) -> dict:
     p = PretrainConfig.from_dict(config.pretrain)
-    model = new_model(p, len(classes))
+    text = seen_texts(run, config, classes)
+    model = new_model(p, len(classes), config, text)
     x = torch.as_tensor(data.x[mask])
     y = class_positions(data.labels[mask], classes)
-    res = fit(model, x, y, torch.zeros(len(classes), 1), stage=f"{STAGE}:{name}", epochs=p.epochs, events=events,
+    res = fit(model, x, y, torch.zeros(len(classes), 1) if text is None else text, stage=f"{STAGE}:{name}",
+              epochs=p.epochs, events=events,
               should_stop=should_stop, device=config.device, seed=p.seed,
               checkpoint=run.file("checkpoints", f"encoder_{name}.pt"), amp=True)
     if not res.stopped and _rank() == 0:
