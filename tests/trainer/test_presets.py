@@ -37,3 +37,15 @@ def test_pgfa_presets_train_the_encoder_end_to_end_and_others_with_a_head():
     assert preset_config("utd_mhad_split1", "pgfa", None).pretrain["objective"] == "pgfa_alignment"
     assert preset_config("utd_mhad_split1", "sa_dvae", None).pretrain.get("objective", "cross_entropy") == \
         "cross_entropy"
+
+
+def test_preset_flags_change_the_text_mode_and_reuse_features(tmp_path):
+    from trainer.cli import build_parser
+    from trainer.commands.train import build_config
+
+    args = build_parser().parse_args(["train", "--preset", "utd_mhad_split1", "--method", "fs_vae",
+                                      "--text-mode", "name+global+local", "--features", str(tmp_path),
+                                      "--epochs", "3"])
+    config = build_config(args)
+    assert config.text.mode == "name+global+local" and config.features == str(tmp_path.resolve())
+    assert config.pretrain is None and config.method_config["epochs"] == 3  # no encoder to train again

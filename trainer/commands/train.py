@@ -62,6 +62,9 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         if args.text_features:  # e.g. the papers' CLIP label features instead of the offline MiniLM
             text = TextSpec(features=str(Path(args.text_features).resolve()))
             config = RunConfig.from_dict({**config.to_dict(), "text": text.__dict__})
+        if args.text_mode != "name":  # e.g. FS-VAE's fused label + description texts
+            text = TextSpec(**{**config.text.__dict__, "mode": args.text_mode})
+            config = RunConfig.from_dict({**config.to_dict(), "text": text.__dict__})
         if args.features:  # another method on a finished run's features: the same encoder, compared fairly
             config = RunConfig.from_dict({**config.to_dict(), "pretrain": None,
                                           "features": str(Path(args.features).resolve())})
