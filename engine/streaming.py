@@ -182,6 +182,28 @@ class StreamingRecognizer:
         x = np.asarray(joints, dtype=np.float32)
         return self._predict(x, (0, len(x) - 1), smooth=False)
 
+    def probabilities(self, clips: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
+        """Class probabilities ``(N, K)`` of whole clips ``(T_i, M, 25, 3)`` against the active set, in
+        batches (``zsar evaluate --bundle``: one encoder pass per batch, not per clip). A clip without
+        a person gets a row of NaN."""
+        active = self._active
+        rows = np.full((len(clips), len(active.class_set)), np.nan, np.float32)
+        keep = [i for i, c in enumerate(clips)
+                if np.any(np.asarray(c)[:, 0] != 0, axis=(1, 2)).mean() >= self.config.min_present]
+        for start in range(0, len(keep), batch_size):
+            idx = keep[start:start + batch_size]
+            x = []
+            for i in idx:
+                joints = np.asarray(clips[i], np.float32)
+                if self.bundle.train_layout != "ntu25":
+                    joints = harmonise(joints, self.bundle.train_layout)
+                x.append(preprocess(joints, self.bundle.preprocess))
+            batch = torch.from_numpy(np.stack(x)).to(self.device)
+            with torch.inference_mode(), autocast(self.device):
+                logits = self.bundle.method.scores(self.bundle.encoder.features(batch), active.prepared)
+            rows[idx] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+        return rows
+
     def _predict(self, joints: np.ndarray, span: tuple[int, int], smooth: bool) -> Prediction:
         t0 = time.perf_counter()
         active = self._active

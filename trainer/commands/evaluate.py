@@ -38,9 +38,16 @@ _TRAILING_INDEX = re.compile(r"^(.+_)\d+$")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="print the results table of finished runs (mean and std over splits)")
-    p.add_argument("runs", nargs="+", metavar="RUN",
+    p = sub.add_parser("evaluate", help="the results table of finished runs (mean and std over splits), or a "
+                                        "bundle's accuracy on a folder of labelled clips (--bundle/--files/--labels)")
+    p.add_argument("runs", nargs="*", metavar="RUN",
                    help="a run folder holding results.json, or a folder of run folders")
+    p.add_argument("--bundle", help="with --files: the bundle to evaluate (default: the embedded default model)")
+    p.add_argument("--files", help="a folder of skeleton files (any supported format) to recognise")
+    p.add_argument("--labels", help="with --files: a CSV of file name -> class name")
+    p.add_argument("--actions", help='with --files: the class set, "a; b; ..." (default: the labels in the CSV)')
+    p.add_argument("--plot", help="with --files: write a confusion-matrix image (.png)")
+    p.add_argument("--device", default="auto", help="with --files: auto, cpu or cuda")
     p.add_argument("--json", action="store_true", help="print one JSON object: {runs: [...], groups: [...]}")
     p.add_argument("--markdown", action="store_true",
                    help="print the mean ± std rows as a Markdown table (a row per method and split family)")
@@ -348,6 +355,10 @@ def format_table(summary: dict[str, Any], unfinished: list[Path] = ()) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.files or args.bundle or args.labels:
+        return _run_bundle(args)
+    if not args.runs:
+        raise ZsarError("zsar evaluate needs RUN folders, or --files DIR --labels LABELS.csv [--bundle B]")
     folders, unfinished = find_runs(args.runs)
     summary = summarise([read_run(f) for f in folders], args.group_by)
     if args.json:
@@ -357,6 +368,16 @@ def run(args: argparse.Namespace) -> int:
         print(format_markdown(summary))
     else:
         print(format_table(summary, unfinished))
+    return 0
+
+
+def _run_bundle(args: argparse.Namespace) -> int:
+    from trainer.commands.evaluate_bundle import evaluate_bundle, format_text
+
+    if not (args.files and args.labels):
+        raise ZsarError("evaluating a bundle needs --files DIR and --labels LABELS.csv")
+    r = evaluate_bundle(args.bundle, args.files, args.labels, args.actions, device=args.device, plot=args.plot)
+    print(json.dumps(r, indent=2) if args.json else format_text(r))
     return 0
 
 
