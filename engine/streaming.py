@@ -109,9 +109,15 @@ class StreamingRecognizer:
     # -- class sets --------------------------------------------------------------------------------
 
     def _prepare(self, class_set: ClassSet) -> _Active:
-        from engine.text.prompts import encode_class_set
+        from engine.text.prompts import DESCRIPTION_MODES, encode_class_set
 
-        emb = encode_class_set(self.text_encoder, class_set, self.bundle.text.mode, self.bundle.text.templates)
+        texts, local = class_set, None
+        if self.bundle.text.mode in DESCRIPTION_MODES:  # as trained: our descriptions for known names
+            from engine.text.descriptions import with_known_descriptions
+
+            texts, local = with_known_descriptions(class_set)
+        emb = encode_class_set(self.text_encoder, texts, self.bundle.text.mode, self.bundle.text.templates,
+                               local_descriptions=local)
         with torch.inference_mode():
             prepared = self.bundle.method.prepare(torch.as_tensor(emb, dtype=torch.float32, device=self.device))
         return _Active(class_set, prepared)

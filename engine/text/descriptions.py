@@ -102,3 +102,13 @@ def descriptions_by_name() -> dict[str, dict]:
         for entry in load_descriptions(dataset):
             out.setdefault(entry["name"].lower(), entry)
     return out
+
+
+def with_known_descriptions(class_set: ClassSet) -> tuple[ClassSet, list[str]]:
+    """A typed class set brought to what description-mode training saw: each name's own description
+    if the user gave one, else our global description of a known class of that name; and the local
+    descriptions of known names (``""`` elsewhere: the text modes then fall back to the name)."""
+    known = descriptions_by_name()
+    entries = [known.get(n.lower()) for n in class_set.names]
+    globals_ = [class_set.description(i) or (e["global"] if e else "") for i, e in enumerate(entries)]
+    return ClassSet(class_set.names, tuple(globals_)), [e["local"] if e else "" for e in entries]

@@ -243,3 +243,16 @@ def test_embed_texts_combined_dataset_joins_its_parts():
     assert local == tuple(e["local"] for e in parts)
     assert record == {"descriptions": ["utd_mhad", "nw_ucla", "bandai_namco2"], "described": 47,
                       "missing": []}
+
+
+def test_live_class_sets_get_the_descriptions_training_saw():
+    from engine.text.descriptions import load_descriptions, with_known_descriptions
+    from engine.types import ClassSet
+
+    drink = load_descriptions("ntu60")[0]
+    cs, local = with_known_descriptions(ClassSet(("drink water", "juggling", "clap"),
+                                                 ("", "", "hands meet in front of the chest")))
+    assert cs.names == ("drink water", "juggling", "clap")
+    assert cs.description(0) == drink["global"] and cs.description(1) == ""
+    assert cs.description(2) == "hands meet in front of the chest"  # the user's own text wins
+    assert local[0] == drink["local"] and local[1] == ""
