@@ -35,10 +35,14 @@ def demo_clips():
 
 
 def default_bundle() -> Path | None:
-    from trainer.commands.recognize import DEFAULT_BUNDLE
+    """``$ZSAR_BUNDLE`` or the embedded default model (as ``zsar recognize`` finds it), None if absent."""
+    from engine.errors import ZsarError
+    from trainer.commands.recognize import resolve_bundle
 
-    env = os.environ.get("ZSAR_BUNDLE")
-    path = Path(env) if env else DEFAULT_BUNDLE
+    try:
+        path = resolve_bundle(None)
+    except ZsarError:
+        return None
     return path if path.exists() else None
 
 

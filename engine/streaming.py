@@ -188,6 +188,14 @@ class StreamingRecognizer:
         x = np.asarray(joints, dtype=np.float32)
         return self._predict(x, (0, len(x) - 1), smooth=False)
 
+    def _input(self, joints: np.ndarray) -> np.ndarray:
+        """A clip as the encoder was trained to see it: harmonised to the training layout, then the
+        bundle's preprocessing, ``(C, T, V, M)``."""
+        joints = np.asarray(joints, np.float32)
+        if self.bundle.train_layout != "ntu25":
+            joints = harmonise(joints, self.bundle.train_layout)
+        return preprocess(joints, self.bundle.preprocess)
+
     def probabilities(self, clips: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
         """Class probabilities ``(N, K)`` of whole clips ``(T_i, M, 25, 3)`` against the active set, in
         batches (``zsar evaluate --bundle``: one encoder pass per batch, not per clip). A clip without
@@ -198,13 +206,7 @@ class StreamingRecognizer:
                 if np.any(np.asarray(c)[:, 0] != 0, axis=(1, 2)).mean() >= self.config.min_present]
         for start in range(0, len(keep), batch_size):
             idx = keep[start:start + batch_size]
-            x = []
-            for i in idx:
-                joints = np.asarray(clips[i], np.float32)
-                if self.bundle.train_layout != "ntu25":
-                    joints = harmonise(joints, self.bundle.train_layout)
-                x.append(preprocess(joints, self.bundle.preprocess))
-            batch = torch.from_numpy(np.stack(x)).to(self.device)
+            batch = torch.from_numpy(np.stack([self._input(clips[i]) for i in idx])).to(self.device)
             with torch.inference_mode(), autocast(self.device):
                 logits = self.bundle.method.scores(self.bundle.encoder.features(batch), active.prepared)
             rows[idx] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
@@ -218,9 +220,7 @@ class StreamingRecognizer:
             self._smoothed = None
             return Prediction((), (), (time.perf_counter() - t0) * 1e3, span, person=False,
                               class_set_key=active.class_set.key)
-        if self.bundle.train_layout != "ntu25":
-            joints = harmonise(joints, self.bundle.train_layout)
-        x = torch.from_numpy(preprocess(joints, self.bundle.preprocess)[None]).to(self.device)
+        x = torch.from_numpy(self._input(joints)[None]).to(self.device)
         with torch.inference_mode(), autocast(self.device):
             logits = self.bundle.method.scores(self.bundle.encoder.features(x), active.prepared)
         probs = torch.softmax(logits.float(), dim=-1)[0].cpu().numpy()

@@ -10,20 +10,32 @@ from engine.errors import ZsarError
 from trainer.config import RunConfig, TextSpec, resolve
 
 
+# the presets that run on the data beside the project come first, for lists shown to users
+RUNNABLE_HERE = ("procedural", "utd_mhad", "nw_ucla", "bandai_namco2", "zsar_default")
+
+
+def preset_documents() -> dict[str, dict]:
+    """Preset (split) name -> its preset document, the ones runnable here first."""
+    def order(path):
+        return (RUNNABLE_HERE.index(path.stem) if path.stem in RUNNABLE_HERE else len(RUNNABLE_HERE), path.stem)
+
+    paths = sorted(asset_path("configs", "presets").glob("*.json"), key=order)
+    out = {}
+    for path in paths:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        for name in doc["splits"]:
+            out[name] = doc
+    return out
+
+
 def preset_names() -> list[str]:
-    names = []
-    for path in sorted(asset_path("configs", "presets").glob("*.json")):
-        names += json.loads(path.read_text(encoding="utf-8"))["splits"]
-    return names
+    return list(preset_documents())
 
 
 def preset_config(name: str, method: str, data_root: str | None, device: str = "cpu",
                   select_on: str = "validation") -> RunConfig:
-    for path in sorted(asset_path("configs", "presets").glob("*.json")):
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        if name in doc["splits"]:
-            break
-    else:
+    doc = preset_documents().get(name)
+    if doc is None:
         raise ZsarError(f"unknown preset {name!r} (known: {', '.join(preset_names())})")
     if method not in doc["method_configs"]:
         raise ZsarError(f"preset {name} has no settings for method {method!r} "

@@ -14,7 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QProcess, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal, Slot
 
 POLL_MS = 250
 KILL_AFTER_MS = 15000  # a cancel that has not ended the process by then becomes a kill
@@ -63,11 +63,7 @@ class TrainerService(QObject):
         proc.setProgram(sys.executable)
         proc.setArguments(["-m", "app", *args])
         proc.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
-        env = proc.processEnvironment()
-        if env.isEmpty():
-            from PySide6.QtCore import QProcessEnvironment
-
-            env = QProcessEnvironment.systemEnvironment()
+        env = QProcessEnvironment.systemEnvironment()
         env.insert("PYTHONUNBUFFERED", "1")
         proc.setProcessEnvironment(env)
         return proc

@@ -90,7 +90,8 @@ class LiveTab(QWidget):
         live.started.connect(self._on_started)
         live.frame_ready.connect(self._on_frame)
         live.stopped.connect(self._on_stopped)
-        live.progress.connect(lambda text: self.status.setText(text))
+        # a bound slot of a widget, so Qt queues it to the GUI thread (progress comes from the capture thread)
+        live.progress.connect(self.status.setText)
 
         self.latest = None  # newest LiveFrame
         self.frames_seen = 0

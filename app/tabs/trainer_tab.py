@@ -31,27 +31,12 @@ from PySide6.QtWidgets import (
 
 from app.services.trainer_service import TrainerService, train_arguments
 from app.widgets.loss_plot import LossPlot
+from trainer.presets import preset_documents
 from trainer.stages import STAGES
 
 # results.json figure -> row label
 FIGURES = (("zsl", "top1", "ZSL top-1"), ("gzsl", "seen", "GZSL seen"), ("gzsl", "unseen", "GZSL unseen"),
            ("gzsl", "h", "GZSL H"), ("held_out_subjects", "top1", "held-out subjects top-1"))
-
-
-def preset_documents() -> dict[str, dict]:
-    """Preset (split) name -> its preset document (assets/configs/presets)."""
-    from engine.assets import asset_path
-
-    out = {}
-    # the ones that run on this machine's data first: procedural, then the real datasets beside the project
-    first = ("procedural", "utd_mhad", "nw_ucla", "bandai_namco2", "zsar_default")
-    paths = sorted(asset_path("configs", "presets").glob("*.json"),
-                   key=lambda p: (first.index(p.stem) if p.stem in first else len(first), p.stem))
-    for path in paths:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        for name in doc["splits"]:
-            out[name] = doc
-    return out
 
 
 def paper_figure(paper: dict, section: str, key: str):
