@@ -7,9 +7,12 @@ Bad input raises :class:`~engine.errors.SkeletonFileError`.
 
 from engine.io import (  # noqa: F401  (importing registers the formats)
     aimclr_npy,
+    asf_amc,
     bandai_npz,
     bvh,
     ctrgcn_npz,
+    kinder_gator,
+    msrc12,
     ntu_skeleton,
     nw_ucla,
     pku_mmd,
