@@ -122,6 +122,8 @@ class Bundle:
             live input is harmonised to it.
         streaming: window and stride for live use.
         card: the model card (training data and licences, measured accuracy, limits).
+        calibration: how scores become probabilities: ``{"temperature": T, ...}``, the method's logits
+            divided by T before the softmax (T fitted where the card says; 1 when absent).
         weights_sha256: digest of all tensors, checked at load.
         path: the file it was loaded from.
     """
@@ -137,8 +139,15 @@ class Bundle:
     train_layout: str = "ntu25"
     streaming: StreamingConfig = field(default_factory=StreamingConfig)
     card: dict[str, Any] = field(default_factory=dict)
+    calibration: dict[str, Any] = field(default_factory=dict)
     weights_sha256: str = ""
     path: str | None = None
+
+    @property
+    def temperature(self) -> float:
+        """Divisor of the method's logits before the softmax (1.0 for a bundle never calibrated)."""
+        t = float(self.calibration.get("temperature", 1.0))
+        return t if t > 0 else 1.0
 
     def manifest(self) -> dict[str, Any]:
         return {
@@ -158,6 +167,7 @@ class Bundle:
             "train_layout": self.train_layout,
             "streaming": self.streaming.to_dict(),
             "card": self.card,
+            "calibration": self.calibration,
         }
 
 
@@ -284,7 +294,7 @@ def load_bundle(path: str | os.PathLike, device: str | torch.device = "cpu") -> 
         encoder_name=enc_name, encoder=encoder, method_name=m["name"], method=method, preprocess=preprocess,
         text=text, class_set=class_set, split=manifest.get("split") or {},
         train_layout=manifest.get("train_layout", "ntu25"), streaming=streaming, card=manifest.get("card") or {},
-        weights_sha256=manifest["weights_sha256"], path=str(path),
+        calibration=manifest.get("calibration") or {}, weights_sha256=manifest["weights_sha256"], path=str(path),
     )
 
 

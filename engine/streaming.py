@@ -200,17 +200,35 @@ class StreamingRecognizer:
         """Class probabilities ``(N, K)`` of whole clips ``(T_i, M, 25, 3)`` against the active set, in
         batches (``zsar evaluate --bundle``: one encoder pass per batch, not per clip). A clip without
         a person gets a row of NaN."""
+        return self._softmax(self.logits(clips, batch_size))
+
+    def logits(self, clips: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
+        """The method's scores ``(N, K)`` of whole clips against the active set, before calibration (a
+        clip without a person: a row of NaN)."""
         active = self._active
         rows = np.full((len(clips), len(active.class_set)), np.nan, np.float32)
         keep = [i for i, c in enumerate(clips)
                 if np.any(np.asarray(c)[:, 0] != 0, axis=(1, 2)).mean() >= self.config.min_present]
         for start in range(0, len(keep), batch_size):
             idx = keep[start:start + batch_size]
-            batch = torch.from_numpy(np.stack([self._input(clips[i]) for i in idx])).to(self.device)
-            with torch.inference_mode(), autocast(self.device):
-                logits = self.bundle.method.scores(self.bundle.encoder.features(batch), active.prepared)
-            rows[idx] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+            rows[idx] = self.logits_of_inputs(np.stack([self._input(clips[i]) for i in idx]), active)
         return rows
+
+    def logits_of_inputs(self, x: np.ndarray, active: "_Active | None" = None) -> np.ndarray:
+        """Scores ``(N, K)`` of clips already harmonised and preprocessed the bundle's way,
+        ``(N, C, T, V, M)`` (a benchmark that holds its test clips in that form)."""
+        active = active or self._active
+        batch = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
+        with torch.inference_mode(), autocast(self.device):
+            logits = self.bundle.method.scores(self.bundle.encoder.features(batch), active.prepared)
+        return logits.float().cpu().numpy()
+
+    def _softmax(self, logits: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities: the bundle's temperature, then a softmax over the class set."""
+        z = logits / self.bundle.temperature
+        z = z - np.max(z, axis=-1, keepdims=True)
+        e = np.exp(z)
+        return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
 
     def _predict(self, joints: np.ndarray, span: tuple[int, int], smooth: bool) -> Prediction:
         t0 = time.perf_counter()
@@ -220,10 +238,7 @@ class StreamingRecognizer:
             self._smoothed = None
             return Prediction((), (), (time.perf_counter() - t0) * 1e3, span, person=False,
                               class_set_key=active.class_set.key)
-        x = torch.from_numpy(self._input(joints)[None]).to(self.device)
-        with torch.inference_mode(), autocast(self.device):
-            logits = self.bundle.method.scores(self.bundle.encoder.features(x), active.prepared)
-        probs = torch.softmax(logits.float(), dim=-1)[0].cpu().numpy()
+        probs = self._softmax(self.logits_of_inputs(self._input(joints)[None], active))[0]
         if smooth and self.config.smoothing > 0:
             if self._smoothed is not None and self._smoothed_key == active.class_set.key:
                 probs = self.config.smoothing * self._smoothed + (1 - self.config.smoothing) * probs

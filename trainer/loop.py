@@ -49,7 +49,13 @@ class FitResult:
     seconds: float = 0.0
 
 
-def _batches(n: int, batch_size: int, iterations: int | None, g: torch.Generator) -> list[torch.Tensor]:
+def _batches(n: int, batch_size: int, iterations: int | None, g: torch.Generator,
+             weights: torch.Tensor | None = None) -> list[torch.Tensor]:
+    if weights is not None:
+        # weighted sampling with replacement, as many batches as one pass over the data would give
+        steps = iterations or max(1, n // batch_size)
+        return [torch.multinomial(weights, min(batch_size, n), replacement=True, generator=g)
+                for _ in range(steps)]
     if iterations is None:
         order = torch.randperm(n, generator=g)
         return list(order.split(batch_size))  # the last batch may be short, like a DataLoader's
@@ -76,6 +82,7 @@ def fit(
     seed: int | None = None,
     checkpoint: str | os.PathLike | None = None,
     amp: bool = False,
+    weights: torch.Tensor | None = None,
 ) -> FitResult:
     """Train ``method`` on features; returns what happened (the method holds the chosen weights).
 
@@ -92,6 +99,8 @@ def fit(
         checkpoint: a file to save to after every epoch and to resume from (module docstring).
         amp: mixed precision (bfloat16 autocast) on CUDA GPUs that support it; bfloat16 keeps float32's
             range, so no loss scaling is needed. Ignored on the CPU.
+        weights: ``(N,)`` sampling weights: batches are drawn with replacement in proportion (balanced
+            sampling over datasets and classes); None: shuffled passes.
     """
     cfg = method.config
     epochs = cfg.epochs if epochs is None else epochs
@@ -118,7 +127,7 @@ def fit(
         if hasattr(method, "on_epoch_start"):
             method.on_epoch_start(epoch, epochs, optimizers)
         method.train()
-        batches = _batches(len(x), cfg.batch_size, iterations, g)
+        batches = _batches(len(x), cfg.batch_size, iterations, g, weights)
         n = len(batches)
         for step, idx in enumerate(batches):
             idx = idx[rank::world].to(device)  # every rank draws the same batch order and takes its share

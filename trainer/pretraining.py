@@ -22,6 +22,9 @@ from torch import nn
 from engine.optim import Adam
 
 
+OBJECTIVES = ("cross_entropy", "pgfa_alignment", "text_contrastive")
+
+
 @dataclass(frozen=True)
 class PretrainConfig:
     encoder: str = "stgcn_small"  # an encoder config in assets/configs/encoders
@@ -38,12 +41,27 @@ class PretrainConfig:
     val_heldout: float = 0.15  # share of each val-seen class's training samples held out for the gate
     # "cross_entropy": a seen-class head (SynSE, SMIE_Generate_Feature); "pgfa_alignment": the encoder
     # trains end to end with PGFA's KL alignment loss against the frozen seen-class texts (its method
-    # config gives the adapter, the optimiser and the schedule; kaai520/PGFA main.py)
+    # config gives the adapter, the optimiser and the schedule; kaai520/PGFA main.py); "text_contrastive":
+    # the encoder and the contrastive method's projection trained end to end against the frozen class
+    # texts (CLIP's loss over the training classes), with the augmentations below
     objective: str = "cross_entropy"
+    # text_contrastive only -----------------------------------------------------------------------
+    mirror: float = 0.0  # share of clips mirrored left/right, their class text mirrored with them
+    crop: float = 1.0  # temporal crop: a random share in [crop, 1] of the window, resampled back
+    jitter: float = 0.0  # joint noise, metres
+    torso_length: float | None = None  # preprocessing: scale every body to this torso length (metres)
+    # sampling: "uniform" (every clip alike), "dataset" (each part of a combined dataset equally often,
+    # classes inside it by the square root of their counts: a 6,000-clip dataset of 12 gestures must not
+    # drown a 288-clip one)
+    balance: str = "uniform"
 
     def __post_init__(self) -> None:
-        if self.objective not in ("cross_entropy", "pgfa_alignment"):
-            raise ValueError(f"objective must be cross_entropy or pgfa_alignment, got {self.objective!r}")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
+        if self.balance not in ("uniform", "dataset"):
+            raise ValueError(f"balance must be uniform or dataset, got {self.balance!r}")
+        if not 0.0 < self.crop <= 1.0:
+            raise ValueError(f"crop must be in (0, 1], got {self.crop}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -132,6 +150,83 @@ class EncoderTextAligner(nn.Module):
 
     def training_step(self, batch: dict) -> dict[str, torch.Tensor]:
         return self.method.training_step({**batch, "features": self.encoder.features(batch["features"])})
+
+
+class EncoderTextContrastive(nn.Module):
+    """A skeleton encoder and the contrastive method's projection trained end to end against frozen text
+    embeddings of the training classes: a clip's logits are the scaled cosines of its projected feature
+    with every training text, and the loss is cross-entropy towards its own class's text (CLIP's
+    image-to-text loss with the class texts as the other side; ActionCLIP, Wang et al. 2021, and GAP,
+    Xiang et al. ICCV 2023, train skeleton or video encoders the same way). Nothing but text ever
+    scores a clip, so a new name needs no refitting: :class:`engine.methods.contrastive.Contrastive`
+    is exactly what the bundle ships.
+
+    Args:
+        encoder: the skeleton encoder.
+        method: a :class:`~engine.methods.contrastive.Contrastive` (projection and logit scale).
+        texts: ``(K_t, D_t)`` embeddings of the distinct training texts (class names and their mirrors).
+        class_text: ``(K,)`` index into ``texts`` of each training class (several datasets may share a
+            name, e.g. "walk": one text, one logit).
+        mirror_text: ``(K,)`` index of each class's mirrored text.
+        config: epochs, learning rate and augmentations.
+    """
+
+    manual_optimization = False
+    supports_ddp = True
+    ddp = None
+
+    def __init__(self, encoder: nn.Module, method: nn.Module, texts: torch.Tensor, class_text: torch.Tensor,
+                 mirror_text: torch.Tensor, config: PretrainConfig) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.method = method
+        self.config = config
+        self.register_buffer("texts", F.normalize(texts.float(), dim=1))
+        self.register_buffer("class_text", class_text.long())
+        self.register_buffer("mirror_text", mirror_text.long())
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder.features(x)
+
+    def head(self, f: torch.Tensor) -> torch.Tensor:
+        """Logits of each training class (its text's), for extract_features and the GZSL gate."""
+        return self.method.scores(f, self.texts)[:, self.class_text]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.method.scores(self.encoder.features(x), self.texts)
+
+    def configure_optimizers(self) -> list[Adam]:
+        # decoupled weight decay (AdamW), as CLIP-style training uses
+        return [Adam(self.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay, decoupled=True)]
+
+    def on_epoch_start(self, epoch: int, epochs: int, optimizers: list[Adam]) -> None:
+        lr = 0.5 * self.config.lr * (1 + math.cos(math.pi * epoch / max(epochs, 1)))
+        for o in optimizers:
+            o.lr = lr
+
+    def augment(self, x: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch augmented, and each clip's target text (mirrored clips get the mirrored text)."""
+        from trainer.data import augment
+
+        c = self.config
+        target = self.class_text[labels]
+        if c.mirror > 0:
+            flip = torch.rand(len(x), device=x.device) < c.mirror
+            if flip.any():
+                x = x.clone()
+                x[flip] = augment.mirror(x[flip])
+                target = torch.where(flip, self.mirror_text[labels], target)
+        x = augment.temporal_crop(x, c.crop)
+        x = augment.rotate_scale(x, c.rotate_deg, c.scale)
+        return augment.jitter(x, c.jitter), target
+
+    def training_step(self, batch: dict) -> dict[str, torch.Tensor]:
+        x, target = self.augment(batch["features"], batch["labels"])
+        logits = (self.ddp if self.ddp is not None else self)(x)
+        loss = F.cross_entropy(logits, target)
+        with torch.no_grad():
+            acc = (logits.argmax(1) == target).float().mean()
+        return {"loss": loss, "train_acc": acc}
 
 
 @torch.no_grad()

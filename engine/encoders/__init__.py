@@ -1,8 +1,9 @@
-"""Skeleton encoders: ST-GCN (full and the small 256-d SMIE/PGFA variant) and Shift-GCN, pure PyTorch.
+"""Skeleton encoders: ST-GCN (full and the small 256-d SMIE/PGFA variant), Shift-GCN and a fast temporal
+convolutional network (TCN), pure PyTorch.
 
 Public verbs, in open_clip's style::
 
-    list_skeleton_encoders()                      # ['shift_gcn', 'stgcn']
+    list_skeleton_encoders()                      # ['shift_gcn', 'stgcn', 'tcn']
     create_skeleton_encoder("stgcn", {"channels": [...]}, num_classes=0)
     key, config = load_encoder_config("stgcn_small")   # assets/configs/encoders/stgcn_small.json
     encoder_config_names()                        # the JSON configs shipped in assets
@@ -30,6 +31,7 @@ SKELETON_ENCODERS: Registry[type[nn.Module]] = Registry("skeleton encoder")
 # The entry modules register themselves with @SKELETON_ENCODERS.register (imported after it exists).
 from engine.encoders.shift_gcn import ShiftGCN, ShiftGCNConfig  # noqa: E402
 from engine.encoders.stgcn import STGCN, STGCNConfig  # noqa: E402
+from engine.encoders.tcn import TCN, TCNConfig  # noqa: E402
 
 CONFIG_DIR = asset_path("configs", "encoders")
 
@@ -38,6 +40,8 @@ __all__ = [
     "SKELETON_ENCODERS",
     "STGCN",
     "STGCNConfig",
+    "TCN",
+    "TCNConfig",
     "ShiftGCN",
     "ShiftGCNConfig",
     "create_skeleton_encoder",

@@ -136,19 +136,40 @@ def test_pku_mmd_split_file_errors_name_the_file(tmp_path):
 
 
 def test_the_default_bundles_combined_dataset_keeps_each_sources_protocol():
-    from trainer.data.datasets import combined_class_names
+    from trainer.data.datasets import balanced_weights, combined_class_names
 
     data = load_skeletons("zsar_default", shared_path().as_posix(), CONFIG)
     split = load_split("zsar_default")
-    assert split.names() == combined_class_names("zsar_default") and split.num_classes == 47
-    assert set(data.labels.tolist()) == set(range(47)) and data.source_layout == "kinect_v1_20"
+    sizes = [load_split(p).num_classes for p in split.parts]
+    assert sizes == [27, 10, 10, 58, 12, 11]
+    assert split.names() == combined_class_names("zsar_default") and split.num_classes == 128 == len(split.seen)
+    assert set(data.labels.tolist()) == set(range(128)) and data.source_layout == "kinect_v1_20"
     train, test = protocol_masks(data, split)
-    assert not (train & test).any()
-    utd = data.labels < 27
-    assert set(data.subjects[utd & train].tolist()) == {1, 3, 5, 7}
-    nw = (data.labels >= 27) & (data.labels < 37)
-    assert set(data.views[nw & test].tolist()) == {3}
-    bandai = data.labels >= 37
-    assert set(data.subjects[bandai & test].tolist()) == {2}
-    # Bandai's hand tips were its wrists; harmonised to Kinect v1 they are its hands, like everyone's
+    assert not (train & test).any() and (train | test).all()
+    part = data.sources
+    assert set(data.subjects[(part == 0) & train].tolist()) == {1, 3, 5, 7}  # UTD-MHAD odd subjects
+    assert set(data.views[(part == 1) & test].tolist()) == {3}  # NW-UCLA view 3
+    assert set(data.subjects[(part == 2) & test].tolist()) == {2}  # Bandai-Namco skeleton group 2
+    assert set(data.subjects[(part == 3) & test].tolist()) == {577, 734, 921, 106, 290, 595}  # Kinder-Gator
+    assert set(data.subjects[(part == 4) & test].tolist()) == set(range(3, 31, 3))  # MSRC-12 persons
+    assert set(data.subjects[(part == 5) & test].tolist()) == {4, 5}  # HDM05 actors mm, tr
+    # each part's labels are offset by the classes before it
+    offsets = np.cumsum([0] + sizes)
+    for k in range(6):
+        assert offsets[k] <= data.labels[part == k].min() and data.labels[part == k].max() < offsets[k + 1]
+    # MSRC-12 streams are cut into one clip per tagged instance (6,233 tags with a frame)
+    assert (part == 4).sum() == 6233
     assert np.isfinite(data.x).all()
+    # balanced sampling: every dataset drawn equally often, whatever its size
+    w = balanced_weights(data, train)
+    per_source = [w[part[train] == k].sum() for k in range(6)]
+    assert np.allclose(per_source, 1 / 6)
+
+
+def test_a_cross_dataset_fold_leaves_its_dataset_out():
+    for held_out, parts in [("utd_mhad", 5), ("hdm05", 5)]:
+        split = load_split(f"zsar_loo_{held_out}")
+        assert len(split.parts) == parts and all(not p.startswith(held_out) for p in split.parts)
+        assert split.num_classes == 128 - load_split("zsar_default").names().count(
+            "") - {"utd_mhad": 27, "hdm05": 11}[held_out]
+        assert split.has_validation and not split.unseen

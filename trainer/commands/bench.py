@@ -6,6 +6,8 @@ in under 10 s on a 2-core CPU).
 ``zsar bench recognizer``: see :mod:`trainer.commands.bench_recognizer`.
 ``zsar bench train-step``: see :mod:`trainer.commands.bench_train`.
 ``zsar bench pose``: see :mod:`trainer.commands.bench_pose`.
+``zsar bench zeroshot``: see :mod:`trainer.commands.bench_zeroshot` (accuracy, not speed: the
+cross-dataset zero-shot benchmark).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from trainer.data.locations import DATASET_FILES, dataset_files
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="print speed figures (io, recognizer, train-step, pose)")
+    p = sub.add_parser("bench", help="print figures: speed (io, recognizer, train-step, pose) and the zero-shot benchmark (zeroshot)")
     bench_sub = p.add_subparsers(dest="bench", metavar="WHAT", required=True)
     io = bench_sub.add_parser("io", help="reading and preprocessing throughput on a dataset")
     io.add_argument("--dataset", default="utd_mhad", choices=sorted(DATASET_FILES) + ["all"])
@@ -47,9 +49,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ts.add_argument("--device", default="cpu")
     ts.add_argument("--json", action="store_true", help="print one JSON object")
     ts.set_defaults(func=run_train_step)
-    from trainer.commands import bench_pose
+    from trainer.commands import bench_pose, bench_zeroshot
 
     bench_pose.add_parser(bench_sub)
+    bench_zeroshot.add_parser(bench_sub)
 
 
 def bench_io(dataset: str, data_root: str | None, styles: list[str], window: int) -> dict[str, Any]:

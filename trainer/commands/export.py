@@ -74,7 +74,8 @@ def export_run(run_dir: str | Path, out: str | Path, card: dict[str, Any] | None
         key, trained.encoder.config.to_dict(), config.method, config.method_config,
         TextConfig(encoder=config.text.encoder, options=dict(config.text.options), mode=config.text.mode,
                    encoder_id=text_meta["encoder_id"]),
-        emb_dim, ClassSet(tuple(names[c] for c in split.seen)), preprocess_config(p),
+        # a combined dataset may name a class twice ("throw" in two datasets): the set names it once
+        emb_dim, ClassSet(tuple(dict.fromkeys(names[c] for c in split.seen))), preprocess_config(p),
         split=split.to_dict(), train_layout=run.read_json("stages/pretrain_encoder.json").get("train_layout", "ntu25"),
         streaming=StreamingConfig(**{k: v for k, v in (card or {}).get("streaming", {}).items()
                                      if k in STREAMING_KEYS}),

@@ -18,22 +18,23 @@ from engine.errors import ZsarError
 from engine.io import open_skeleton_file
 from engine.skeleton.layouts import harmonise
 from engine.skeleton.preprocess import PreprocessConfig, preprocess
+from trainer.data.clips import instances
 from trainer.data.locations import dataset_files
 from trainer.data.pku_splits import SPLIT_FILES, find_split_file, read_split_file
-from trainer.data.splits import Split, load_split
+from trainer.data.splits import Split, combined_split, load_split
 
 # split dataset name -> the file group of trainer.data.locations that holds it
 FILE_GROUP = {"utd_mhad": "utd_mhad", "nw_ucla": "nw_ucla", "ntu60": "ntu60", "ntu120": "ntu120", "pku51": "pku51",
-              "bandai_namco1": "bandai_namco1", "bandai_namco2": "bandai_namco2"}
+              "bandai_namco1": "bandai_namco1", "bandai_namco2": "bandai_namco2", "kinder_gator": "kinder_gator",
+              "msrc12": "msrc12", "hdm05": "hdm05"}
 # Bandai-Namco gives no actor id; its README: skeleton_id groups takes by identical BVH offsets, consistent
 # with one group per actor (and confounded with style groups) -- the only "subject" there is
-SUBJECT_KEYS = {"bandai_namco1": "skeleton_id", "bandai_namco2": "skeleton_id"}
+SUBJECT_KEYS = {"bandai_namco1": "skeleton_id", "bandai_namco2": "skeleton_id", "msrc12": "person", "hdm05": "actor"}
+# HDM05 names its five actors by initials; subject ids 1-5 in this order (assets/splits/hdm05_people.json)
+HDM05_ACTORS = ("bd", "bk", "dg", "mm", "tr")
 PKU_VIEWS = {"L": 1, "M": 2, "R": 3}  # PKU-MMD's three Kinects, by the video id's letter
-# Datasets made of several: each source keeps the train/test cut of the split named here, its class ids
-# are offset by the classes before it, and every sequence is harmonised to one layout so that the
-# encoder sees one convention of synthesised joints (Bandai's hands are its wrists, Kinect v1's are not:
-# the Kinect rule wins, it is most of the data). The default bundle is trained on "zsar_default".
-COMBINED = {"zsar_default": (("utd_mhad_split1", "nw_ucla_split1", "bandai_namco2_split1"), "kinect_v1_20")}
+# Datasets made of several (the default bundle's "zsar_default", the cross-dataset folds "zsar_loo_<dataset>"):
+# their split files list the parts (trainer.data.splits.Split.parts).
 
 # NTU RGB+D cross-subject training subjects (methods.md section 1.1, from the dataset papers);
 # NTU-60 keeps actions A001-A060 of the same folder.
@@ -62,8 +63,9 @@ def dataset_sources(dataset: str, data_root: str | os.PathLike | None) -> list:
 
     from trainer.data.locations import default_data_root
 
-    if dataset in COMBINED:
-        return [f for name in COMBINED[dataset][0] for f in dataset_sources(load_split(name).dataset, data_root)]
+    combined = combined_split(dataset)
+    if combined is not None:
+        return [f for name in combined.parts for f in dataset_sources(load_split(name).dataset, data_root)]
     if dataset in NPZ_FILES:
         root = Path(data_root) if data_root else default_data_root()
         npz = root / NPZ_FILES[dataset] if root else None
@@ -88,6 +90,12 @@ class SkeletonData:
     # protocol kind -> (N,) "train" / "test" / "": where the data itself defines the protocol
     # (CTR-GCN's xsub .npz halves, PKU-MMD's split files)
     partitions: dict[str, np.ndarray] = field(default_factory=dict)
+    # (N,) which part of a combined dataset each sample comes from (index into Split.parts); zeros otherwise
+    sources: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.sources is None:
+            self.sources = np.zeros(len(self.labels), np.int64)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -96,7 +104,47 @@ class SkeletonData:
         idx = np.flatnonzero(mask)
         return SkeletonData(self.x[idx], self.labels[idx], self.subjects[idx], self.views[idx],
                             [self.names[i] for i in idx], self.source_layout,
-                            {k: v[idx] for k, v in self.partitions.items()})
+                            {k: v[idx] for k, v in self.partitions.items()}, self.sources[idx])
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One labelled training or test clip as the readers give it (NTU-25, metres), at 30 frames a second."""
+
+    joints: np.ndarray  # (T, M, 25, 3)
+    label: int
+    subject: int
+    view: int
+    name: str
+    layout: str
+    part: str  # CTR-GCN .npz: "train" / "test" (its xsub halves); "" elsewhere
+    video: str  # PKU-MMD video id; "" elsewhere
+
+
+def iter_clips(dataset: str, data_root: str | os.PathLike | None, min_frames: int = 2):
+    """Every labelled clip of a single dataset (not a combined one), unpreprocessed; MSRC-12 streams are
+    cut around their tags and mocap brought to 30 fps (:mod:`trainer.data.clips`)."""
+    if dataset not in FILE_GROUP:
+        known = ", ".join([*FILE_GROUP, "or a combined dataset's split name (zsar_default)"])
+        raise ZsarError(f"no reader set-up for dataset {dataset!r} (known: {known})")
+    subject_key = SUBJECT_KEYS.get(dataset, "subject")
+    for path in dataset_sources(dataset, data_root):
+        for seq in open_skeleton_file(path):
+            if seq.label_id is None or seq.num_frames < min_frames:
+                continue
+            if dataset in NUM_CLASSES:  # NTU-60 is the first 60 actions of the same release as NTU-120
+                if seq.dataset not in ("ntu60", "ntu120") or seq.label_id >= NUM_CLASSES[dataset]:
+                    continue
+            elif seq.dataset != dataset:
+                continue
+            subject = seq.meta.get(subject_key, -1)
+            subject = HDM05_ACTORS.index(subject) + 1 if subject in HDM05_ACTORS else int(subject)
+            view = seq.meta.get("view", seq.meta.get("camera", -1))
+            view = PKU_VIEWS[view] if view in PKU_VIEWS else int(view)
+            part = str(seq.meta.get("split", "")) if seq.source_format == "ctrgcn_npz" else ""
+            for name, joints in instances(dataset, seq):
+                yield Clip(joints, seq.label_id, subject, view, name, seq.source_layout, part,
+                           str(seq.meta.get("video", "")))
 
 
 def load_skeletons(dataset: str, data_root: str | os.PathLike | None, config: PreprocessConfig,
@@ -109,51 +157,33 @@ def load_skeletons(dataset: str, data_root: str | os.PathLike | None, config: Pr
     """
     if dataset == "procedural":
         return _procedural(config)
-    if dataset in COMBINED:
+    if combined_split(dataset) is not None:
         return _combined(dataset, data_root, config, min_frames)
-    if dataset not in FILE_GROUP:
-        known = ", ".join([*FILE_GROUP, *COMBINED])
-        raise ZsarError(f"no reader set-up for dataset {dataset!r} (known: {known})")
-    xs, labels, subjects, views, names, layouts, parts, videos = [], [], [], [], [], set(), [], []
-    sources = dataset_sources(dataset, data_root)
-    subject_key = SUBJECT_KEYS.get(dataset, "subject")
-    for path in sources:
-        for seq in open_skeleton_file(path):
-            if seq.label_id is None or seq.num_frames < min_frames:
-                continue
-            if dataset in NUM_CLASSES:  # NTU-60 is the first 60 actions of the same release as NTU-120
-                if seq.dataset not in ("ntu60", "ntu120") or seq.label_id >= NUM_CLASSES[dataset]:
-                    continue
-            elif seq.dataset != dataset:
-                continue
-            joints = seq.joints if harmonise_to is None else harmonise(seq.joints, harmonise_to)
-            xs.append(preprocess(joints, config))
-            labels.append(seq.label_id)
-            subjects.append(int(seq.meta.get(subject_key, -1)))
-            view = seq.meta.get("view", seq.meta.get("camera", -1))
-            views.append(PKU_VIEWS[view] if view in PKU_VIEWS else int(view))
-            names.append(seq.name)
-            layouts.add(seq.source_layout)
-            parts.append(str(seq.meta.get("split", "")) if seq.source_format == "ctrgcn_npz" else "")
-            videos.append(str(seq.meta.get("video", "")))
-    if not xs:
+    clips = list(iter_clips(dataset, data_root, min_frames))
+    if not clips:
         raise ZsarError(f"no labelled sequences of {dataset} found under {data_root}")
+    x = np.stack([preprocess(c.joints if harmonise_to is None else harmonise(c.joints, harmonise_to), config)
+                  for c in clips])
+    parts = [c.part for c in clips]
     partitions = {"cross_subject": np.asarray(parts)} if all(parts) else {}
     if dataset == "pku51":
-        partitions = _pku_partitions(sources[0], np.asarray(videos))
-    return SkeletonData(np.stack(xs), np.asarray(labels, np.int64), np.asarray(subjects, np.int64),
-                        np.asarray(views, np.int64), names, harmonise_to or sorted(layouts)[0], partitions)
+        partitions = _pku_partitions(dataset_sources(dataset, data_root)[0], np.asarray([c.video for c in clips]))
+    return SkeletonData(x, np.asarray([c.label for c in clips], np.int64),
+                        np.asarray([c.subject for c in clips], np.int64),
+                        np.asarray([c.view for c in clips], np.int64), [c.name for c in clips],
+                        harmonise_to or sorted({c.layout for c in clips})[0], partitions)
 
 
 def combined_class_names(dataset: str) -> tuple[str, ...]:
     """Class names of a combined dataset: each source's, in order (ids offset accordingly)."""
-    return tuple(n for name in COMBINED[dataset][0] for n in load_split(name).names())
+    return tuple(n for name in combined_split(dataset).parts for n in load_split(name).names())
 
 
 def _combined(dataset: str, data_root, config: PreprocessConfig, min_frames: int) -> SkeletonData:
-    splits, layout = COMBINED[dataset]
+    combined = combined_split(dataset)
+    layout = combined.harmonise_to
     parts, offset = [], 0
-    for name in splits:
+    for name in combined.parts:
         split = load_split(name)
         data = load_skeletons(split.dataset, data_root, config, min_frames, harmonise_to=layout)
         train, test = protocol_masks(data, split)
@@ -163,7 +193,24 @@ def _combined(dataset: str, data_root, config: PreprocessConfig, min_frames: int
     return SkeletonData(
         np.concatenate([d.x for d, _, _ in parts]), np.concatenate([d.labels + o for d, _, o in parts]),
         np.concatenate([d.subjects for d, _, _ in parts]), np.concatenate([d.views for d, _, _ in parts]),
-        [n for d, _, _ in parts for n in d.names], layout, {"per_source": np.concatenate([c for _, c, _ in parts])})
+        [n for d, _, _ in parts for n in d.names], layout, {"per_source": np.concatenate([c for _, c, _ in parts])},
+        np.concatenate([np.full(len(d.labels), k, np.int64) for k, (d, _, _) in enumerate(parts)]))
+
+
+def balanced_weights(data: SkeletonData, mask: np.ndarray) -> np.ndarray:
+    """Sampling weights of the samples in ``mask`` (they sum to 1): every source dataset drawn equally
+    often, and inside one the classes by the square root of their counts (between uniform over clips and
+    uniform over classes: a class with few clips is drawn more often per clip, not as often as a big one)."""
+    idx = np.flatnonzero(mask)
+    w = np.zeros(len(idx))
+    sources, labels = data.sources[idx], data.labels[idx]
+    for src in np.unique(sources):
+        in_src = sources == src
+        classes, counts = np.unique(labels[in_src], return_counts=True)
+        share = np.sqrt(counts) / np.sqrt(counts).sum()  # each class's share of its dataset
+        for c, k, sh in zip(classes, counts, share):
+            w[in_src & (labels == c)] = sh / k
+    return w / w.sum()
 
 
 def _pku_partitions(skeleton_file, videos: np.ndarray) -> dict[str, np.ndarray]:

@@ -16,6 +16,10 @@ DATASET_FILES: dict[str, tuple[str, str] | list[tuple[str, str]]] = {
     "bandai_namco1": ("bandai_namco_motion", "dataset1_positions_mm.npz"),
     "bandai_namco2": ("bandai_namco_motion", "dataset2_positions_mm.npz"),
     "bandai_bvh": ("bandai_namco_motion", "bvh_samples/*.bvh"),
+    "kinder_gator": ("kinder_gator", "*/POSE-*.csv"),
+    "msrc12": ("msrc12", "msrc12_joints_mm.npz"),
+    # one HDM05 clip has an upper-case ".AMC" (hdm05_subset/README.txt)
+    "hdm05": ("hdm05_subset", "*/*/*.[aA][mM][cC]"),
     "ntu_sample": ("ntu_samples", "*.skeleton"),
     # the user's own copy of NTU RGB+D: the official release's folder of .skeleton files
     "ntu60": ("nturgb+d_skeletons", "*.skeleton"),

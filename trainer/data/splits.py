@@ -31,6 +31,11 @@ class Split:
     source: str = ""
     protocol: dict = field(default_factory=dict)  # which subjects / views train and test, when the split says
     class_names: tuple[str, ...] = ()  # only for datasets without assets/classes/<dataset>.txt
+    # a combined dataset (its name is the split's): the splits whose classes it joins, in order (class ids
+    # offset by the classes before), each cut into train/test by its own protocol; every sequence is
+    # brought to the joint synthesis of layout ``harmonise_to`` so that the encoder sees one convention
+    parts: tuple[str, ...] = ()
+    harmonise_to: str | None = None
 
     def names(self) -> tuple[str, ...]:
         """Class names, index = class id."""
@@ -47,7 +52,8 @@ class Split:
     def to_dict(self) -> dict:
         return {"name": self.name, "dataset": self.dataset, "num_classes": self.num_classes,
                 "seen": list(self.seen), "unseen": list(self.unseen), "val_seen": list(self.val_seen),
-                "val_unseen": list(self.val_unseen), "source": self.source, "protocol": self.protocol}
+                "val_unseen": list(self.val_unseen), "source": self.source, "protocol": self.protocol,
+                **({"parts": list(self.parts), "harmonise_to": self.harmonise_to} if self.parts else {})}
 
 
 def class_positions(labels, classes: tuple[int, ...]):
@@ -75,8 +81,26 @@ def load_split(name: str) -> Split:
     if not path.exists():
         raise ZsarError(f"unknown split {name!r} (known: {', '.join(split_names())})")
     d = json.loads(path.read_text(encoding="utf-8"))
+    parts = tuple(d.get("parts") or ())
+    names = tuple(d.get("class_names") or ())
+    if parts:  # a combined dataset: classes, and unless listed every class seen, from its parts
+        names = tuple(n for part in parts for n in load_split(part).names())
+        d.setdefault("num_classes", len(names))
+        d.setdefault("seen", list(range(len(names))))
+        d.setdefault("unseen", [])
+        if d.get("val_unseen") and "val_seen" not in d:
+            d["val_seen"] = [c for c in d["seen"] if c not in set(d["val_unseen"])]
     return Split(
         name=d["name"], dataset=d["dataset"], num_classes=d["num_classes"], seen=tuple(d["seen"]),
         unseen=tuple(d["unseen"]), val_seen=tuple(d.get("val_seen", ())), val_unseen=tuple(d.get("val_unseen", ())),
-        source=d.get("source", ""), protocol=d.get("protocol") or {}, class_names=tuple(d.get("class_names") or ()),
+        source=d.get("source", ""), protocol=d.get("protocol") or {}, class_names=names, parts=parts,
+        harmonise_to=d.get("harmonise_to"),
     )
+
+
+def combined_split(dataset: str) -> Split | None:
+    """The split that defines ``dataset`` as a combination of others (``zsar_default``), else None."""
+    if not asset_path("splits", f"{dataset}.json").exists():
+        return None
+    split = load_split(dataset)
+    return split if split.parts and split.dataset == dataset else None

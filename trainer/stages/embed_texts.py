@@ -27,11 +27,12 @@ def _dataset_entries(dataset: str) -> tuple[list[dict] | None, list[str]]:
     """The descriptions of ``dataset`` in class order and the datasets they came from; for a
     combined dataset the parts' descriptions joined (None for a part without any)."""
     from engine.text.descriptions import load_descriptions
-    from trainer.data.datasets import COMBINED
+    from trainer.data.splits import combined_split
 
-    if dataset in COMBINED:
+    combined = combined_split(dataset)
+    if combined is not None:
         entries, sources = [], []
-        for split_name in COMBINED[dataset][0]:
+        for split_name in combined.parts:
             part_split = load_split(split_name)
             part, part_sources = _dataset_entries(part_split.dataset)
             if part is None:
@@ -45,9 +46,11 @@ def _dataset_entries(dataset: str) -> tuple[list[dict] | None, list[str]]:
         return None, []
 
 
-def split_descriptions(split) -> tuple[ClassSet, tuple[str, ...], dict]:
-    """The split's classes with their global descriptions, their local descriptions, and a record
-    of where they came from (``{"descriptions": [datasets], "described": n, "missing": [names]}``).
+def split_descriptions(split) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], dict]:
+    """The split's class names, their global descriptions, their local descriptions (``""`` where
+    there is none), and a record of where they came from (``{"descriptions": [datasets], "described":
+    n, "missing": [names]}``). A combined dataset may name a class twice ("throw" in NW-UCLA and
+    MSRC-12): the lists follow the class ids, duplicates included.
 
     An entry is used only where its name is the split's class name (case aside), so a class list
     that moved out of step with its descriptions falls back to names instead of mislabelling."""
@@ -69,7 +72,27 @@ def split_descriptions(split) -> tuple[ClassSet, tuple[str, ...], dict]:
               "described": len(names) - len(missing), "missing": missing}
     if not record["descriptions"]:
         record["fallback"] = "names"  # no descriptions at all: every text is the class name
-    return ClassSet(tuple(names), tuple(globals_)), tuple(locals_), record
+    return tuple(names), tuple(globals_), tuple(locals_), record
+
+
+def encode_classes(encoder, names, mode: str, descriptions=None, local=None) -> np.ndarray:
+    """One embedding per class id: each distinct name (case aside) encoded once, in ``mode``, then
+    spread back over the ids that share it (a class set cannot hold one name twice)."""
+    from engine.text.prompts import encode_class_set
+
+    row_of: dict[str, int] = {}
+    pick: list[int] = []  # the first class id of each distinct name
+    rows: list[int] = []  # each class id's row among the distinct names
+    for i, name in enumerate(names):
+        key = " ".join(name.lower().split())
+        if key not in row_of:
+            row_of[key] = len(pick)
+            pick.append(i)
+        rows.append(row_of[key])
+    class_set = ClassSet(tuple(names[i] for i in pick), tuple(descriptions[i] for i in pick) if descriptions else ())
+    emb = encode_class_set(encoder, class_set, mode,
+                           local_descriptions=[local[i] for i in pick] if local is not None else None)
+    return emb[rows]
 
 
 def run(run: Run, config: RunConfig, events=None, should_stop=None) -> dict:
@@ -87,7 +110,7 @@ def run(run: Run, config: RunConfig, events=None, should_stop=None) -> dict:
         source = {"features": str(path.resolve()), "encoder_id": f"table:{path.stem}"}
     else:
         from engine.text import create_text_encoder
-        from engine.text.prompts import DESCRIPTION_MODES, encode_class_set, text_mode_spec
+        from engine.text.prompts import DESCRIPTION_MODES, text_mode_spec
 
         spec = text_mode_spec(text.mode)  # an unknown mode fails here, before the encoder loads
         encoder = create_text_encoder(text.encoder, **text.options)
@@ -95,11 +118,11 @@ def run(run: Run, config: RunConfig, events=None, should_stop=None) -> dict:
         if "parts" in spec:
             source["parts"] = spec["parts"]
         if text.mode in DESCRIPTION_MODES:
-            class_set, local, record = split_descriptions(split)
-            emb = encode_class_set(encoder, class_set, text.mode, local_descriptions=local)
+            names, descriptions, local, record = split_descriptions(split)
+            emb = encode_classes(encoder, names, text.mode, descriptions, local)
             source.update(record)
         else:
-            emb = encode_class_set(encoder, ClassSet(split.names()), text.mode)
+            emb = encode_classes(encoder, split.names(), text.mode)
     if not np.isfinite(emb).all():
         raise ZsarError("text features hold NaN or infinite values")
     # Per-class L2 normalisation, as every method of the SynSE family does before use.

@@ -15,7 +15,7 @@ from trainer.config import RunConfig
 from trainer.data.features import write_fold
 from trainer.pretraining import PretrainConfig, encode
 from trainer.runs import Run
-from trainer.stages.pretrain_encoder import fold_masks, load_data, new_model, seen_texts
+from trainer.stages.pretrain_encoder import fold_masks, load_data, needs_validation_encoder, new_model, seen_texts
 
 STAGE = "extract_features"
 NO_CLASS = -30.0
@@ -51,7 +51,7 @@ def run(run: Run, config: RunConfig, events=None, should_stop=None) -> dict:
         "z_label": y[m.unseen_test], "gtest": f[m.test], "g_label": y[m.test], "gtest_out": out[m.test],
     })
     info = {"train": int(m.seen_train.sum()), "ztest": int(m.unseen_test.sum()), "gtest": int(m.test.sum())}
-    if split.has_validation:
+    if needs_validation_encoder(config, split):
         used = m.val_train | m.val_unseen | m.val_heldout
         f, out = _outputs(_encoder(run, config, p, split.val_seen, "val"), data.x, used, split.val_seen, c)
         write_fold(run.file("features", f"run_val_{k}_r"), {

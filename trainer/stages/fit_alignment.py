@@ -52,7 +52,26 @@ def _train(config: RunConfig, x: np.ndarray, labels: np.ndarray, classes: tuple[
     return method, result
 
 
+def _trained_end_to_end(run: Run, config: RunConfig) -> dict | None:
+    """An encoder trained end to end with the contrastive method (objective ``text_contrastive``) already
+    holds the method's weights: they are taken over as they are, with nothing fitted on the features."""
+    from trainer.pretraining import PretrainConfig
+
+    if not config.trains_encoder or PretrainConfig.from_dict(config.pretrain).objective != "text_contrastive":
+        return None
+    state = run.read_state("checkpoints/encoder_split.safetensors")
+    method = {k[len("method."):]: v for k, v in state.items() if k.startswith("method.")}
+    run.write_state("checkpoints/method_split.safetensors", method)
+    epochs = PretrainConfig.from_dict(config.pretrain).epochs
+    return {"selection": config.selection, "validation": None,
+            "split": {"epochs_trained": epochs, "selected_epoch": None, "history": [], "seconds": 0.0,
+                      "stopped": False, "note": "trained end to end with the encoder (pretrain_encoder)"}}
+
+
 def run(run: Run, config: RunConfig, events=None, should_stop=None) -> dict:
+    end_to_end = _trained_end_to_end(run, config)
+    if end_to_end is not None:
+        return end_to_end
     split = load_split(config.split)
     emb = run.read_npy("text/class_embeddings.npy")
     split_dir, val_dir = find_feature_folders(feature_root(run, config), len(split.unseen))

@@ -22,7 +22,7 @@ from engine.encoders import create_skeleton_encoder, load_encoder_config
 from engine.skeleton.preprocess import PreprocessConfig
 from engine.errors import ZsarError
 from trainer.config import RunConfig
-from trainer.data.datasets import SkeletonData, load_skeletons, protocol_masks
+from trainer.data.datasets import SkeletonData, balanced_weights, load_skeletons, protocol_masks
 from trainer.data.splits import Split, class_positions, load_split
 from trainer.loop import fit
 from trainer.pretraining import EncoderClassifier, PretrainConfig
@@ -32,7 +32,7 @@ STAGE = "pretrain_encoder"
 
 
 def preprocess_config(p: PretrainConfig) -> PreprocessConfig:
-    return PreprocessConfig(style=p.style, window=p.window, num_bodies=p.num_bodies)
+    return PreprocessConfig(style=p.style, window=p.window, num_bodies=p.num_bodies, torso_length=p.torso_length)
 
 
 def load_data(config: RunConfig) -> tuple[Split, SkeletonData, np.ndarray, np.ndarray]:
@@ -80,13 +80,24 @@ def fold_masks(data: SkeletonData, split: Split, train: np.ndarray, test: np.nda
 
 
 def new_model(p: PretrainConfig, num_classes: int, config: RunConfig | None = None,
-              seen_text: torch.Tensor | None = None):
-    """The network stage 1 trains: an encoder with a seen-class head, or (``objective
-    "pgfa_alignment"``) with PGFA's adapter against ``seen_text`` (then ``config`` is the run's)."""
+              seen_text=None):
+    """The network stage 1 trains: an encoder with a seen-class head; or (``objective
+    "pgfa_alignment"``) with PGFA's adapter against ``seen_text`` (then ``config`` is the run's); or
+    (``"text_contrastive"``) with the run's method's projection against ``seen_text``, a
+    :class:`ContrastiveTexts`."""
     key, enc_config = load_encoder_config(p.encoder)
     torch.manual_seed(p.seed)  # initial weights: the same for a run and its resumption
     encoder = create_skeleton_encoder(key, enc_config, num_classes=0, num_bodies=p.num_bodies) \
         if "num_bodies" in enc_config.to_dict() else create_skeleton_encoder(key, enc_config, num_classes=0)
+    if p.objective == "text_contrastive":
+        from engine.methods import create_method
+        from trainer.pretraining import EncoderTextContrastive
+
+        if config is None or config.method != "contrastive" or seen_text is None:
+            raise ZsarError("pretrain objective text_contrastive trains the contrastive method end to end: use it "
+                            "with --method contrastive")
+        method = create_method("contrastive", config.method_config, encoder.feature_dim, seen_text.texts.shape[1])
+        return EncoderTextContrastive(encoder, method, seen_text.texts, seen_text.class_text, seen_text.mirror_text, p)
     if p.objective == "pgfa_alignment":
         from engine.methods import create_method
         from trainer.pretraining import EncoderTextAligner
@@ -98,10 +109,70 @@ def new_model(p: PretrainConfig, num_classes: int, config: RunConfig | None = No
     return EncoderClassifier(encoder, num_classes, p)
 
 
-def seen_texts(run: Run, config: RunConfig, classes: tuple[int, ...]) -> torch.Tensor | None:
+@dataclass(frozen=True)
+class ContrastiveTexts:
+    """The text side of the ``text_contrastive`` objective: the distinct training texts and, per class,
+    which one is its own and which one its mirror's."""
+
+    texts: torch.Tensor  # (K_t, D_t) unit rows
+    class_text: torch.Tensor  # (K,) long
+    mirror_text: torch.Tensor  # (K,) long
+    strings: tuple[str, ...] = ()
+
+
+def contrastive_texts(run: Run, config: RunConfig, classes: tuple[int, ...]) -> ContrastiveTexts:
+    """Embeddings of the names of ``classes`` and of their mirror images ("wave right hand" <-> "wave
+    left hand"), one row per distinct text (the same name in two datasets is one class for the loss),
+    in the run's text mode; written to ``RUN/text/contrastive_<digest>.*`` once and read back after."""
+    import hashlib
+
+    from engine.text import create_text_encoder
+    from engine.text.prompts import DESCRIPTION_MODES, encode_class_set
+    from engine.types import ClassSet
+    from trainer.data.augment import mirror_text
+    from trainer.stages.embed_texts import split_descriptions
+
+    digest = hashlib.sha256(repr(tuple(classes)).encode()).hexdigest()[:12]
+    stem = f"text/contrastive_{digest}"
+    if run.file(f"{stem}.json").exists():
+        d = run.read_json(f"{stem}.json")
+        return ContrastiveTexts(torch.as_tensor(run.read_npy(f"{stem}.npy")), torch.as_tensor(d["class_text"]),
+                                torch.as_tensor(d["mirror_text"]), tuple(d["texts"]))
+    split = load_split(config.split)
+    names = split.names()
+    if config.text.mode in DESCRIPTION_MODES:
+        _, descriptions, local, _ = split_descriptions(split)
+    else:
+        descriptions, local = ("",) * len(names), [""] * len(names)
+    order: dict[str, int] = {}
+    rows: list[tuple[str, str, str]] = []
+
+    def index(name: str, description: str, local_text: str) -> int:
+        key = " ".join(name.lower().split())
+        if key not in order:
+            order[key] = len(rows)
+            rows.append((name, description, local_text))
+        return order[key]
+
+    own = [index(names[c], descriptions[c], local[c]) for c in classes]
+    mirrored = [index(mirror_text(names[c]), mirror_text(descriptions[c]), mirror_text(local[c])) for c in classes]
+    encoder = create_text_encoder(config.text.encoder, **config.text.options)
+    class_set = ClassSet(tuple(r[0] for r in rows), tuple(r[1] for r in rows))
+    emb = encode_class_set(encoder, class_set, config.text.mode, local_descriptions=[r[2] for r in rows])
+    run.write_npy(f"{stem}.npy", emb)
+    run.write_json(f"{stem}.json", {"texts": [r[0] for r in rows], "class_text": own, "mirror_text": mirrored,
+                                    "encoder_id": encoder.id, "mode": config.text.mode})
+    return ContrastiveTexts(torch.as_tensor(emb), torch.as_tensor(own), torch.as_tensor(mirrored),
+                            tuple(r[0] for r in rows))
+
+
+def seen_texts(run: Run, config: RunConfig, classes: tuple[int, ...]):
     """The class texts of ``classes`` for an end-to-end alignment objective (embedded now if the
     run has not yet: embed_texts is idempotent and runs again later in the pipeline), else None."""
-    if PretrainConfig.from_dict(config.pretrain).objective != "pgfa_alignment":
+    objective = PretrainConfig.from_dict(config.pretrain).objective
+    if objective == "text_contrastive":
+        return contrastive_texts(run, config, classes)
+    if objective != "pgfa_alignment":
         return None
     if not run.file("text", "class_embeddings.npy").exists():
         from trainer.stages import embed_texts
@@ -117,10 +188,12 @@ def train_encoder(run: Run, config: RunConfig, data: SkeletonData, mask: np.ndar
     model = new_model(p, len(classes), config, text)
     x = torch.as_tensor(data.x[mask])
     y = class_positions(data.labels[mask], classes)
-    res = fit(model, x, y, torch.zeros(len(classes), 1) if text is None else text, stage=f"{STAGE}:{name}",
+    weights = torch.as_tensor(balanced_weights(data, mask)) if p.balance == "dataset" else None
+    table = text if isinstance(text, torch.Tensor) else torch.zeros(len(classes), 1)
+    res = fit(model, x, y, table, stage=f"{STAGE}:{name}",
               epochs=p.epochs, events=events,
               should_stop=should_stop, device=config.device, seed=p.seed,
-              checkpoint=run.file("checkpoints", f"encoder_{name}.pt"), amp=True)
+              checkpoint=run.file("checkpoints", f"encoder_{name}.pt"), amp=True, weights=weights)
     if not res.stopped and _rank() == 0:
         run.write_state(f"checkpoints/encoder_{name}.safetensors", model.state_dict())
     return {"samples": int(mask.sum()), "classes": len(classes), "epochs": res.epochs_run, "stopped": res.stopped,
@@ -133,6 +206,13 @@ def _rank() -> int:
     return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
 
+def needs_validation_encoder(config: RunConfig, split: Split) -> bool:
+    """A validation-fold encoder is trained when the split has a fold and the method is fitted on frozen
+    features afterwards (its cycles and the GZSL gate are chosen there); an encoder trained end to end
+    with the contrastive method ships as it is, on a fixed schedule, and needs none."""
+    return split.has_validation and PretrainConfig.from_dict(config.pretrain).objective != "text_contrastive"
+
+
 def run(run: Run, config: RunConfig, events=None, should_stop=None) -> dict:
     split, data, train, test = load_data(config)
     masks = fold_masks(data, split, train, test, PretrainConfig.from_dict(config.pretrain))
@@ -140,7 +220,7 @@ def run(run: Run, config: RunConfig, events=None, should_stop=None) -> dict:
     # live input to it (DESIGN.md section 2, "train as you infer")
     info = {"train_layout": data.source_layout,
             "split": train_encoder(run, config, data, masks.seen_train, split.seen, "split", events, should_stop)}
-    if split.has_validation and not info["split"]["stopped"]:
+    if needs_validation_encoder(config, split) and not info["split"]["stopped"]:
         info["validation"] = train_encoder(run, config, data, masks.val_train, split.val_seen, "val", events,
                                            should_stop)
     import torch.distributed as dist
