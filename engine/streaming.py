@@ -89,13 +89,10 @@ class StreamingRecognizer:
         bundle.encoder.to(self.device).eval()
         bundle.method.to(self.device).eval()
         self.config = streaming or bundle.streaming
-        fps = input_fps or self.config.fps
-        self.window = max(2, round(self.config.window * fps / self.config.fps))
-        self.stride = max(1, round(self.config.stride * fps / self.config.fps))
         self.top_k = top_k
         self.text_encoder = text_encoder if text_encoder is not None else text_encoder_for(bundle)
         self._bodies = bundle.preprocess.num_bodies
-        self._buffer = np.zeros((self.window, self._bodies, 25, 3), dtype=np.float32)
+        self.set_input_fps(input_fps or self.config.fps)
         self._filled = 0
         self._frames = 0  # frames pushed since the start (or the last reset)
         self._smoothed: np.ndarray | None = None
@@ -150,6 +147,15 @@ class StreamingRecognizer:
         return self._pool.submit(work)
 
     # -- frames ------------------------------------------------------------------------------------
+
+    def set_input_fps(self, fps: float) -> None:
+        """Count the window and stride in frames of a stream at ``fps`` (a 120 Hz mocap file gets
+        windows of the same duration as a 30 Hz camera); forgets buffered frames."""
+        self.input_fps = float(fps) if fps and fps > 0 else self.config.fps
+        self.window = max(2, round(self.config.window * self.input_fps / self.config.fps))
+        self.stride = max(1, round(self.config.stride * self.input_fps / self.config.fps))
+        self._buffer = np.zeros((self.window, self._bodies, 25, 3), dtype=np.float32)
+        self.reset()
 
     def reset(self) -> None:
         """Forget buffered frames and smoothing (a new video, a seek)."""

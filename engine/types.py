@@ -20,6 +20,9 @@ from typing import Any
 import numpy as np
 
 NUM_JOINTS = 25  # NTU RGB+D / Kinect v2
+#: a prediction whose best name has at least this (calibrated) probability is shown as confident: it is
+#: then more likely right than wrong
+CONFIDENT = 0.5
 NUM_COORDS = 3
 
 
@@ -214,8 +217,28 @@ class Prediction:
     def top(self) -> tuple[str, float] | None:
         return (self.names[0], self.probabilities[0]) if self.names else None
 
+    @property
+    def confidence(self) -> str:
+        """``"confident"`` when the best name's probability is at least :data:`CONFIDENT`, else
+        ``"unsure"`` (``""`` without a person). With a calibrated bundle a probability reads as "right
+        this often", so a confident answer is right more often than not; an unsure one is a guess
+        between the names listed first."""
+        if not self.names:
+            return ""
+        return "confident" if self.probabilities[0] >= CONFIDENT else "unsure"
+
+    def summary(self) -> str:
+        """One line for people: the answer and how sure it is, or the leading candidates when unsure."""
+        if not self.person or not self.names:
+            return "nobody in view"
+        if self.confidence == "confident":
+            return f"{self.names[0]} ({self.probabilities[0]:.0%}, confident)"
+        lead = ", ".join(f"{n} {p:.0%}" for n, p in list(zip(self.names, self.probabilities))[:3])
+        return f"unsure: {lead}"
+
     def to_dict(self) -> dict[str, Any]:
         return {
+            "confidence": self.confidence,
             "ranked": [{"name": n, "probability": round(float(p), 6)} for n, p in zip(self.names, self.probabilities)],
             "latency_ms": round(self.latency_ms, 3),
             "window": list(self.window),

@@ -58,15 +58,19 @@ def _load(path: str, class_set: ClassSet, device: str):
 
 
 def _recognise(rec, joints: np.ndarray, fps: float, class_set: ClassSet, token: int) -> SequenceResult:
-    """Whole clip, then windows pushed frame by frame (a private recognizer state, reset first)."""
+    """Whole clip, then windows pushed frame by frame (a private recognizer state, reset first), the
+    windows as long in seconds as the live ones whatever the file's frame rate."""
     whole = rec.predict_sequence(joints)
-    rec.reset()
+    live_fps = rec.input_fps
+    rec.set_input_fps(fps)
     windows = []
-    for frame in joints:
-        p = rec.push(frame)
-        if p is not None:
-            windows.append(p)
-    rec.reset()
+    try:
+        for frame in joints:
+            p = rec.push(frame)
+            if p is not None:
+                windows.append(p)
+    finally:
+        rec.set_input_fps(live_fps)
     return SequenceResult(whole, tuple(windows), class_set, token)
 
 

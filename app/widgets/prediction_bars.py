@@ -47,4 +47,4 @@ class PredictionBars(QWidget):
         elif not p.person:
             self.status.setText("nobody in view")
         else:
-            self.status.setText(f"frames {p.window[0]}-{p.window[1]}, {p.latency_ms:.1f} ms")
+            self.status.setText(f"{p.summary()}   (frames {p.window[0]}-{p.window[1]}, {p.latency_ms:.1f} ms)")

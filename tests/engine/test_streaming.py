@@ -71,6 +71,22 @@ def test_input_fps_keeps_window_duration(minilm):
     bundle = small_bundle(streaming=StreamingConfig(window=24, stride=4, fps=30))
     with StreamingRecognizer(bundle, ACTIONS, text_encoder=minilm, input_fps=15) as rec:
         assert (rec.window, rec.stride) == (12, 2)
+        rec.set_input_fps(120)  # a mocap file: the same 0.8 s window holds four times the frames
+        assert (rec.window, rec.stride) == (96, 16)
+        frames = [rec.push(np.random.default_rng(0).normal(size=(25, 3))) for _ in range(96)]
+        assert frames[-1] is not None and frames[-1].window == (0, 95)
+
+
+def test_a_calibrated_bundle_divides_its_scores_by_its_temperature(minilm, clip):
+    bundle = small_bundle()
+    with StreamingRecognizer(bundle, ACTIONS, text_encoder=minilm) as rec:
+        logits = rec.logits([clip[:, None]])
+        plain = rec.probabilities([clip[:, None]])
+        bundle.calibration = {"temperature": 4.0}
+        soft = rec.probabilities([clip[:, None]])
+    z = logits[0] / 4.0
+    assert np.allclose(soft[0], np.exp(z - z.max()) / np.exp(z - z.max()).sum(), atol=1e-6)
+    assert soft[0].max() < plain[0].max() and np.argmax(soft[0]) == np.argmax(plain[0])
 
 
 def test_no_person_state_and_recovery(minilm, clip):

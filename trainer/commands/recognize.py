@@ -119,6 +119,9 @@ def run(args: argparse.Namespace) -> int:
         if not s["person"]:
             print("    no person in the clip")
             continue
+        best = s["ranked"][0]
+        print(f"    -> {best['name']} ({best['probability']:.0%}, confident)" if s["confidence"] == "confident"
+              else "    -> unsure: " + ", ".join(f"{r['name']} {r['probability']:.0%}" for r in s["ranked"][:3]))
         for r in s["ranked"]:
             print(f"    {r['probability']:6.1%}  {r['name']}")
     return 0

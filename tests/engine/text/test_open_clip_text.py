@@ -57,15 +57,18 @@ def test_fast_path_equals_open_clip_encode_text(clip_random, ntu60_names):
     assert int(clip_random.tokenize(ntu60_names).argmax(-1).max()) + 1 < 20
 
 
-def test_sixty_names_encode_within_the_class_set_switch_budget(clip_random, ntu60_names):
-    # Best of three: on a shared 2-core machine another process can slow any single run (torch's
-    # two threads then wait on each other); the full 77-token path takes 2-5 s here.
-    timings = []
-    for _ in range(3):
-        start = time.perf_counter()
+def test_sixty_names_run_the_transformer_on_the_trimmed_context(clip_random, ntu60_names):
+    # What keeps a class-set switch within budget (0.13-0.28 s for 60 labels against 1.5-2 s at the
+    # full 77 positions on a 2-core CPU; `zsar bench recognizer` prints the switch time): every label
+    # passes the transformer at the length of the longest one, not at 77. Asserted on the shapes the
+    # transformer receives, not on a clock, so the test holds under any load.
+    seen = []
+    hook = clip_random.model.transformer.register_forward_hook(lambda m, args, out: seen.append(args[0].shape))
+    try:
         clip_random.encode(ntu60_names)
-        timings.append(time.perf_counter() - start)
-    assert min(timings) < 2.0, timings
+    finally:
+        hook.remove()
+    assert seen and all(shape[-2 if shape[0] == len(ntu60_names) else 0] < 20 for shape in seen), seen
 
 
 def test_safetensors_checkpoint_round_trip_is_bit_identical(clip_random, ntu60_names, tmp_path, monkeypatch):
