@@ -55,6 +55,39 @@ def test_all_five_stages(tmp_path):
     assert 0 <= r["zsl"]["top1"] <= 100 and r["gzsl"]["h"] is not None
 
 
+def test_encoder_and_projection_trained_end_to_end_against_texts(tmp_path):
+    """The text_contrastive objective: one encoder (no validation-fold encoder), the method's weights
+    taken over from it, mirrored texts among the training texts, and an exported bundle that scores
+    through them."""
+    import torch
+
+    from engine.bundle import load_bundle
+    from trainer.commands.export import export_run
+
+    cfg = config(tmp_path, epochs=2)
+    pretrain = {**cfg.pretrain, "encoder": "tcn", "objective": "text_contrastive", "mirror": 0.5, "crop": 0.7,
+                "balance": "dataset"}
+    cfg = RunConfig.from_dict({**cfg.to_dict(), "pretrain": pretrain})
+    run = Run(tmp_path / "run")
+    run.start(cfg, resume=False)
+    infos = run_pipeline(run, cfg, ListSink())
+    assert "validation" not in infos["pretrain_encoder"]  # nothing is fitted on a validation fold
+    assert not run.file("features", "run_val_4_r").exists()
+    texts = next(iter(run.file("text").glob("contrastive_*.json")))
+    table = json.loads(texts.read_text())
+    names = synth.list_actions()
+    seen = [c for c in range(16) if c not in (1, 5, 9, 13)]
+    assert [table["texts"][i] for i in table["class_text"]] == [names[c] for c in seen]
+    mirrored = {names[c]: table["texts"][i] for c, i in zip(seen, table["mirror_text"])}
+    assert mirrored["wave left hand"] == "wave right hand" and mirrored["clap"] == "clap"
+    encoder_state = run.read_state("checkpoints/encoder_split.safetensors")
+    method_state = run.read_state("checkpoints/method_split.safetensors")
+    assert torch.equal(method_state["projection.weight"], encoder_state["method.projection.weight"])
+    bundle = load_bundle(export_run(run.path, tmp_path / "model.zsar"))
+    assert bundle.method_name == "contrastive" and bundle.encoder_name == "tcn"
+    assert len(bundle.class_set) == 12
+
+
 def _zsar(*args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "app", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)

@@ -83,10 +83,16 @@ def train_fold(doc: dict, method: str, held_out: str, folder: Path, data_root: s
     bundle = folder / "bundle.zsar"
     if bundle.exists():
         return bundle
+    from trainer.events import JsonlSink, MultiSink
+
     config = recipe_config(doc, f"zsar_loo_{held_out}", method, data_root, device, variant=variant)
     run = Run(folder / "run")
     run.start(config, resume=True)
-    run_pipeline(run, config, events)
+    jsonl = JsonlSink(run.events_path)  # progress to follow (tail -f RUN/events.jsonl), as zsar train writes
+    try:
+        run_pipeline(run, config, MultiSink(jsonl, events) if events is not None else jsonl)
+    finally:
+        jsonl.close()
     export_run(run.path, bundle, {"benchmark": f"cross-dataset zero-shot, {held_out} held out"})
     return bundle
 
