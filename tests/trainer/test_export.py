@@ -49,12 +49,14 @@ def test_exported_bundle_recognises_with_typed_names(all_seen_run, tmp_path, cap
 
     run, _ = all_seen_run
     card = tmp_path / "card.json"
-    card.write_text(json.dumps({"limits": "procedural motion only", "streaming": {"window": 48, "stride": 4}}))
+    card.write_text(json.dumps({"limits": "procedural motion only", "streaming": {"window": 48, "stride": 4},
+                                "calibration": {"temperature": 2.5, "source": "test"}}))
     out = tmp_path / "model.zsar"
     assert zsar(["export", str(run.path), "--out", str(out), "--card", str(card)]) == 0
     bundle = load_bundle(out)
     assert bundle.class_set.names == tuple(synth.list_actions()) and bundle.card["limits"] == "procedural motion only"
     assert bundle.streaming.window == 48 and bundle.card["accuracy"]["held_out_subjects"]["samples"] == 32
+    assert bundle.temperature == 2.5 and "calibration" not in bundle.card
     clip = synth.generate("squat", seed=3)
     with StreamingRecognizer(bundle, ClassSet(("squat", "wave right hand", "jump")), top_k=3) as rec:
         p = rec.predict_sequence(clip.joints)

@@ -3,7 +3,8 @@
 The bundle holds the split encoder (without its seen-class head: recognition scores through the
 method's text side), the method trained on the split, the preprocessing and text side the run used,
 the class set it was trained on, the run's training layout ("train as you infer") and a model card
-made of the run's results, merged with a card file the user gives.
+made of the run's results, merged with a card file the user gives (its ``streaming`` entry sets the live
+window, its ``calibration`` entry the temperature that turns scores into probabilities).
 """
 
 from __future__ import annotations
@@ -79,7 +80,11 @@ def export_run(run_dir: str | Path, out: str | Path, card: dict[str, Any] | None
         split=split.to_dict(), train_layout=run.read_json("stages/pretrain_encoder.json").get("train_layout", "ntu25"),
         streaming=StreamingConfig(**{k: v for k, v in (card or {}).get("streaming", {}).items()
                                      if k in STREAMING_KEYS}),
-        card=_card(run, run.read_json("results.json"), {k: v for k, v in (card or {}).items() if k != "streaming"}),
+        card=_card(run, run.read_json("results.json"),
+                   {k: v for k, v in (card or {}).items() if k not in ("streaming", "calibration")}),
+        # {"temperature": T, "source": ...}: how the scores become probabilities (the default bundle's T is
+        # fitted on the cross-dataset benchmark's held-out scores, zsar bench zeroshot)
+        calibration=dict((card or {}).get("calibration") or {}),
     )
     with torch.no_grad():
         bundle.encoder.load_state_dict(trained.encoder.state_dict())
