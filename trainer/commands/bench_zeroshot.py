@@ -72,9 +72,10 @@ def part_split(dataset: str) -> str:
 
 
 def train_fold(doc: dict, method: str, held_out: str, folder: Path, data_root: str | None, device: str,
-               variant: dict | None, events=None) -> Path:
+               variant: dict | None, events=None, split: str | None = None) -> Path:
     """Train the recipe on the fold that leaves ``held_out`` out (resuming a run left unfinished) and
-    export its bundle; returns the bundle's path."""
+    export its bundle; returns the bundle's path. ``split``: another training split than the fold's
+    ``zsar_loo_<held_out>`` (a name or a JSON path; the tests train on one small dataset)."""
     from trainer.commands.export import export_run
     from trainer.presets import recipe_config
     from trainer.runs import Run
@@ -85,7 +86,7 @@ def train_fold(doc: dict, method: str, held_out: str, folder: Path, data_root: s
         return bundle
     from trainer.events import JsonlSink, MultiSink
 
-    config = recipe_config(doc, f"zsar_loo_{held_out}", method, data_root, device, variant=variant)
+    config = recipe_config(doc, split or f"zsar_loo_{held_out}", method, data_root, device, variant=variant)
     run = Run(folder / "run")
     run.start(config, resume=True)
     jsonl = JsonlSink(run.events_path)  # progress to follow (tail -f RUN/events.jsonl), as zsar train writes
