@@ -54,6 +54,9 @@ class PretrainConfig:
     # classes inside it by the square root of their counts: a 6,000-clip dataset of 12 gestures must not
     # drown a 288-clip one)
     balance: str = "uniform"
+    # train the validation-fold encoder, on which the method's cycles and the GZSL gate are chosen; off, the
+    # method trains for its configured cycles (a recipe whose length was already chosen, and no GZSL)
+    validation_fold: bool = True
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:

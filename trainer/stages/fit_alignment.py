@@ -24,6 +24,7 @@ from trainer.data.features import find_feature_folders, load_split_fold, load_va
 from trainer.data.splits import class_positions, load_split
 from trainer.loop import fit
 from trainer.runs import Run, feature_root
+from trainer.stages.pretrain_encoder import needs_validation_encoder
 
 STAGE = "fit_alignment"
 
@@ -77,7 +78,7 @@ def run(run: Run, config: RunConfig, events=None, should_stop=None) -> dict:
     split_dir, val_dir = find_feature_folders(feature_root(run, config), len(split.unseen))
     info: dict = {"selection": config.selection, "split_folder": str(split_dir), "validation": None}
 
-    if split.has_validation:
+    if needs_validation_encoder(config, split):
         val = load_val_fold(val_dir)
         vs, vu = split.val_seen, split.val_unseen
         method_v, res_v = _train(

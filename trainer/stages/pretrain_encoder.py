@@ -208,9 +208,13 @@ def _rank() -> int:
 
 def needs_validation_encoder(config: RunConfig, split: Split) -> bool:
     """A validation-fold encoder is trained when the split has a fold and the method is fitted on frozen
-    features afterwards (its cycles and the GZSL gate are chosen there); an encoder trained end to end
-    with the contrastive method ships as it is, on a fixed schedule, and needs none."""
-    return split.has_validation and PretrainConfig.from_dict(config.pretrain).objective != "text_contrastive"
+    features afterwards (its cycles and the GZSL gate are chosen there), unless the recipe turns that off
+    (its length already chosen); an encoder trained end to end with the contrastive method ships as it
+    is, on a fixed schedule, and needs none. Runs on released features use the release's fold."""
+    if not config.trains_encoder:
+        return split.has_validation
+    p = PretrainConfig.from_dict(config.pretrain)
+    return split.has_validation and p.validation_fold and p.objective != "text_contrastive"
 
 
 def run(run: Run, config: RunConfig, events=None, should_stop=None) -> dict:
