@@ -72,6 +72,8 @@ class StreamingRecognizer:
         input_fps: rate of the incoming frames; window and stride keep their durations.
         streaming: overrides of the bundle's window, stride and smoothing.
         top_k: how many ranked names a prediction carries (None = all).
+        exclude_descriptions: description files (datasets) not to look typed names up in, for a bundle
+            trained on descriptions (a benchmark's held-out dataset).
     """
 
     def __init__(
@@ -83,6 +85,7 @@ class StreamingRecognizer:
         input_fps: float | None = None,
         streaming: StreamingConfig | None = None,
         top_k: int | None = None,
+        exclude_descriptions: tuple[str, ...] = (),
     ) -> None:
         self.bundle = bundle
         self.device = resolve_device(device)
@@ -90,6 +93,7 @@ class StreamingRecognizer:
         bundle.method.to(self.device).eval()
         self.config = streaming or bundle.streaming
         self.top_k = top_k
+        self.exclude_descriptions = tuple(exclude_descriptions)
         self.text_encoder = text_encoder if text_encoder is not None else text_encoder_for(bundle)
         self._bodies = bundle.preprocess.num_bodies
         self.set_input_fps(input_fps or self.config.fps)
@@ -112,7 +116,7 @@ class StreamingRecognizer:
         if self.bundle.text.mode in DESCRIPTION_MODES:  # as trained: our descriptions for known names
             from engine.text.descriptions import with_known_descriptions
 
-            texts, local = with_known_descriptions(class_set)
+            texts, local = with_known_descriptions(class_set, self.exclude_descriptions)
         emb = encode_class_set(self.text_encoder, texts, self.bundle.text.mode, self.bundle.text.templates,
                                local_descriptions=local)
         with torch.inference_mode():

@@ -92,23 +92,39 @@ def local_descriptions(dataset: str, ids: Sequence[int] | None = None) -> tuple[
     return tuple(e[2] for e in _pick(_read(dataset), ids, dataset))
 
 
-def descriptions_by_name() -> dict[str, dict]:
+def descriptions_by_name(exclude: Sequence[str] = ()) -> dict[str, dict]:
     """Every known class name (lower case) -> its ``{"name", "global", "local"}``, over all
-    description files: for live class sets typed by name (first dataset in sorted order wins)."""
+    description files but those of ``exclude`` (a benchmark's held-out dataset): for live class sets
+    typed by name (first dataset in sorted order wins)."""
     out: dict[str, dict] = {}
     for dataset in description_datasets():
-        if dataset in DERIVED:
+        if dataset in DERIVED or dataset in exclude:
             continue
         for entry in load_descriptions(dataset):
             out.setdefault(entry["name"].lower(), entry)
     return out
 
 
-def with_known_descriptions(class_set: ClassSet) -> tuple[ClassSet, list[str]]:
+def _known_entry(known: dict[str, dict], name: str) -> dict | None:
+    """Our entry for ``name``, or the mirror image of the entry for its mirrored name ("wave left hand"
+    read from "wave right hand" with left and right swapped in the texts)."""
+    from engine.text.sides import mirror_text
+
+    entry = known.get(name.lower())
+    if entry is None:
+        twin = known.get(mirror_text(name).lower())
+        if twin is not None and mirror_text(name).lower() != name.lower():
+            entry = {k: mirror_text(v) for k, v in twin.items()}
+    return entry
+
+
+def with_known_descriptions(class_set: ClassSet, exclude: Sequence[str] = ()) -> tuple[ClassSet, list[str]]:
     """A typed class set brought to what description-mode training saw: each name's own description
-    if the user gave one, else our global description of a known class of that name; and the local
-    descriptions of known names (``""`` elsewhere: the text modes then fall back to the name)."""
-    known = descriptions_by_name()
-    entries = [known.get(n.lower()) for n in class_set.names]
+    if the user gave one, else our global description of a known class of that name (or of its
+    left/right mirror, mirrored); and the local descriptions of known names (``""`` elsewhere: the text
+    modes then fall back to the name). ``exclude``: description files not to use (a benchmark's held-out
+    dataset, whose descriptions were written knowing its classes)."""
+    known = descriptions_by_name(tuple(exclude))
+    entries = [_known_entry(known, n) for n in class_set.names]
     globals_ = [class_set.description(i) or (e["global"] if e else "") for i, e in enumerate(entries)]
     return ClassSet(class_set.names, tuple(globals_)), [e["local"] if e else "" for e in entries]

@@ -13,6 +13,9 @@ with (:func:`text_mode_spec`):
   description": what the whole body does), else the name.
 * ``"local"``: the class's local description (FS-VAE's ``md``, "motion description": which body
   parts move and how), passed as ``local_descriptions``; else the name.
+* ``"name_and_global"``: the name's and the global description's embeddings averaged and renormalised
+  (the name alone where there is none): both the words a user types and what the body does, in one
+  vector of the encoder's size; the default model's training texts (``docs/results.md``).
 * fused modes ``"name+global"``, ``"name+local"``, ``"global+local"``, ``"name+global+local"``
   (FS-VAE's ``lb_ad``-style fusion, methods.md section 4: ``ad_md``, ``lb_ad_md``): each part embedded
   as its single mode, L2-normalised, the parts concatenated in the order named and the whole vector
@@ -40,10 +43,11 @@ TEXT_PARTS: tuple[str, ...] = ("name", "global", "local")
 FUSED_TEXT_MODES: tuple[str, ...] = ("name+global", "name+local", "global+local", "name+global+local")
 
 #: The text modes, in the order a GUI offers them.
-TEXT_MODES: tuple[str, ...] = ("name", "name_description", "templates", "global", "local", *FUSED_TEXT_MODES)
+TEXT_MODES: tuple[str, ...] = ("name", "name_description", "name_and_global", "templates", "global", "local",
+                               *FUSED_TEXT_MODES)
 
 #: Modes whose texts come from descriptions (a trainer passes the dataset's descriptions for them).
-DESCRIPTION_MODES: tuple[str, ...] = ("name_description", "global", "local", *FUSED_TEXT_MODES)
+DESCRIPTION_MODES: tuple[str, ...] = ("name_description", "name_and_global", "global", "local", *FUSED_TEXT_MODES)
 
 #: Templates of mode ``"templates"``; ``{name}`` is replaced by the action name. They avoid grammar
 #: that only fits one verb form, since class names mix "drink water", "brushing teeth" and "falling".
@@ -141,6 +145,8 @@ def class_prompts(
             description = class_set.description(i)
             out.append([f"{name}: {description}" if description else name])
         return out
+    if mode == "name_and_global":  # two prompts a class, averaged by encode_class_set
+        return [[name, class_set.description(i) or name] for i, name in enumerate(class_set.names)]
     if mode == "templates":
         chosen = _check_templates(DEFAULT_TEMPLATES if templates is None else templates)
         # str.replace, not str.format: a template with other braces must not break.

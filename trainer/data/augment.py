@@ -18,37 +18,16 @@ and its resumption draw the same augmentations.
 from __future__ import annotations
 
 import math
-import re
 
 import torch
 
 from engine.skeleton.layouts import NTU25
+from engine.text.sides import mirror_text  # noqa: F401  (the text side of the mirror, used with it)
 
 #: joint index of each joint's mirror twin (left <-> right; centre joints stay)
 MIRROR_JOINTS: tuple[int, ...] = tuple(
     next((b if a == i else a for a, b in NTU25.left_right if i in (a, b)), i) for i in range(NTU25.num_joints)
 )
-
-_SIDE_WORDS = re.compile(r"\b(left|right|counter[- ]?clockwise|anti[- ]?clockwise|clockwise)\b", re.IGNORECASE)
-
-
-def _swap_side(match: re.Match) -> str:
-    word = match.group(0)
-    low = word.lower()
-    if low == "left":
-        out = "right"
-    elif low == "right":
-        out = "left"
-    elif low == "clockwise":
-        out = "counter clockwise"  # a circle drawn in a mirror turns the other way
-    else:
-        out = "clockwise"
-    return out.capitalize() if word[0].isupper() else out
-
-
-def mirror_text(text: str) -> str:
-    """The text of the mirrored action: "left" and "right", "clockwise" and "counter clockwise" swapped."""
-    return _SIDE_WORDS.sub(_swap_side, text)
 
 
 def mirror(x: torch.Tensor) -> torch.Tensor:

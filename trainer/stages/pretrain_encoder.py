@@ -129,7 +129,7 @@ def contrastive_texts(run: Run, config: RunConfig, classes: tuple[int, ...]) -> 
     from engine.text import create_text_encoder
     from engine.text.prompts import DESCRIPTION_MODES, encode_class_set
     from engine.types import ClassSet
-    from trainer.data.augment import mirror_text
+    from engine.text.sides import mirror_text
     from trainer.stages.embed_texts import split_descriptions
 
     digest = hashlib.sha256(repr(tuple(classes)).encode()).hexdigest()[:12]

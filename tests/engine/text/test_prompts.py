@@ -22,10 +22,28 @@ CLASSES = ClassSet.parse("wave; clap: hands meet in front of the chest; sit down
 
 
 def test_modes_are_data():
-    assert TEXT_MODES[:3] == ("name", "name_description", "templates")
-    assert set(TEXT_MODES[3:]) == {"global", "local", "name+global", "name+local", "global+local",
+    assert TEXT_MODES[:4] == ("name", "name_description", "name_and_global", "templates")
+    assert set(TEXT_MODES[4:]) == {"global", "local", "name+global", "name+local", "global+local",
                                    "name+global+local"}
     assert all("{name}" in t for t in DEFAULT_TEMPLATES) and len(DEFAULT_TEMPLATES) >= 5
+
+
+def test_name_and_global_averages_the_two_embeddings():
+    assert class_prompts(CLASSES, "name_and_global") == [
+        ["wave", "wave"], ["clap", "hands meet in front of the chest"], ["sit down", "sit down"]]
+
+
+def test_known_descriptions_reach_mirrored_names_and_skip_excluded_datasets():
+    from engine.text.descriptions import load_descriptions, with_known_descriptions
+
+    utd = {e["name"]: e for e in load_descriptions("utd_mhad")}
+    typed = ClassSet(("left hand wave", "right hand wave"))
+    cs, _ = with_known_descriptions(typed)
+    # UTD-MHAD describes only the right-hand wave: the left one borrows it, sides swapped
+    assert cs.description(1) == utd["right hand wave"]["global"]
+    assert "left" in cs.description(0) and "right" not in cs.description(0)
+    cs, _ = with_known_descriptions(typed, exclude=("utd_mhad",))
+    assert cs.description(1) != utd["right hand wave"]["global"]
 
 
 def test_name_and_name_description_prompts():
