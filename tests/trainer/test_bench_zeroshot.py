@@ -79,3 +79,32 @@ def test_one_fold_end_to_end(tmp_path):
     summary = bz.summarise("tiny", "contrastive", None, {"hdm05": result}, quick=False)
     table = bz.report([summary], [])
     assert "| hdm05 | 11 | 99 |" in table and "ECE" in table
+
+
+def _fold(held_out: str, top1: float, top5: float, seed: int) -> dict:
+    logits, labels = _overconfident(seed, n=200, k=10)
+    return {"held_out": held_out, "classes": 10, "clips": 200, "chance_top1": 10.0, "chance_top5": 50.0,
+            "top1": top1, "top5": top5, "per_class": {},
+            "new_names": {"classes": 0, "clips": 0, "top1": None, "top5": None},
+            "logits": logits, "labels": labels}
+
+
+def test_tables_compare_recipes_and_levers_over_the_folds_both_ran():
+    full = bz.summarise("new", "contrastive", None, {"utd_mhad": _fold("utd_mhad", 40, 80, 0),
+                                                      "nw_ucla": _fold("nw_ucla", 20, 70, 1),
+                                                      "hdm05": _fold("hdm05", 30, 60, 2)}, quick=False)
+    old = bz.summarise("old", "sa_dvae", None, {"utd_mhad": _fold("utd_mhad", 10, 50, 3)}, quick=False)
+    table = bz.fold_table([old, full])
+    assert "| nw_ucla | 10 | 200 |" in table  # a fold only the second recipe ran still has its row
+    assert "(1 folds)" in table and "mean over the 1 folds every recipe ran" in table
+    assert "| 10.0 / 50.0 | | 40.0 / 80.0 | |" in table  # the common-fold means, not the all-fold ones
+    variant = bz.summarise("new", "contrastive", "mirror", {"utd_mhad": _fold("utd_mhad", 35, 82, 4)}, quick=False)
+    empty = bz.summarise("new", "contrastive", "balance", {}, quick=False)
+    ablation = bz.ablation_table(full, [variant, empty])
+    assert "| without mirror | 1 | 35.00 | 82.00 | -5.00 | +2.00 |" in ablation  # against utd_mhad's 40 / 80
+    assert "balance" not in ablation
+
+
+def test_report_only_tabulates_without_training(tmp_path):
+    summary = bz.run_recipe("zsar_default", ("hdm05",), tmp_path, None, "cpu", train=False, log=lambda m: None)
+    assert summary["folds"] == {} and not any(tmp_path.iterdir())

@@ -50,6 +50,11 @@ def add_parser(bench_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ablation", action="store_true",
                    help="also train the last recipe with each of its levers switched off (its 'ablation' entry)")
     p.add_argument("--quick", action="store_true", help=f"{int(QUICK_SHARE * 100)}%% of the epochs (development)")
+    p.add_argument("--quick-ablation", action="store_true",
+                   help=f"train the ablation (and the last recipe as its reference) at {int(QUICK_SHARE * 100)}%% "
+                        "of the epochs while the recipes themselves train in full")
+    p.add_argument("--report-only", action="store_true",
+                   help="train nothing: tabulate the folds already scored under --out (a fold not run is left blank)")
     p.add_argument("--data-root", help="folder holding the datasets (default: $ZSAR_DATA_ROOT or ../shared/data)")
     p.add_argument("--out", default="runs/zeroshot", help="where runs, bundles and scores are kept")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
@@ -202,8 +207,9 @@ def expected_calibration_error(logits: np.ndarray, labels: np.ndarray, temperatu
 
 def run_recipe(recipe: str, folds: tuple[str, ...], out: Path, data_root: str | None, device: str,
                method: str | None = None, variant_name: str | None = None, variant: dict | None = None,
-               quick: bool = False, log=print) -> dict[str, Any]:
-    """Every fold of one recipe (or one of its variants): trained if needed, evaluated, calibrated."""
+               quick: bool = False, log=print, train: bool = True) -> dict[str, Any]:
+    """Every fold of one recipe (or one of its variants): trained if needed (unless ``train`` is False:
+    then a fold never scored is left out), evaluated, calibrated."""
     from trainer.presets import recipe_document
 
     doc = recipe_document(recipe)
@@ -219,6 +225,9 @@ def run_recipe(recipe: str, folds: tuple[str, ...], out: Path, data_root: str | 
         folder = root / held_out
         scores = folder / "zeroshot.npz"
         t0 = time.perf_counter()
+        if not scores.exists() and not train:
+            log(f"{recipe}{'/' + variant_name if variant_name else ''}: {held_out} not run yet")
+            continue
         if not scores.exists():
             bundle = train_fold(doc, method, held_out, folder, data_root, device, variant)
             result = evaluate_fold(bundle, held_out, data_root, device)
@@ -268,7 +277,8 @@ def summarise(recipe: str, method: str, variant: str | None, folds: dict[str, di
         calibrated[held_out] = {"temperature": round(t, 4),
                                 "ece_before": expected_calibration_error(f["logits"], f["labels"]),
                                 "ece_after": expected_calibration_error(f["logits"], f["labels"], t)}
-    all_t = fit_temperature([folds[h]["logits"] for h in names], [folds[h]["labels"] for h in names])
+    all_t = fit_temperature([folds[h]["logits"] for h in names], [folds[h]["labels"] for h in names]) \
+        if names else 1.0
     rows = {h: {k: v for k, v in folds[h].items() if k not in ("logits", "labels")} | {"calibration": calibrated[h]}
             for h in names}
     new = [rows[h]["new_names"] for h in names if rows[h]["new_names"]["top1"] is not None]
@@ -300,9 +310,9 @@ def fold_table(summaries: list[dict]) -> str:
         head += f" {_label(s)} top-1 / top-5 | new names top-1 |"
         rule += "---|---|"
     lines = [head, rule]
-    folds = list(summaries[0]["folds"])
+    folds = [h for h in FOLDS if any(h in s["folds"] for s in summaries)]
     for h in folds:
-        r0 = summaries[0]["folds"][h]
+        r0 = next(s["folds"][h] for s in summaries if h in s["folds"])
         line = f"| {h} | {r0['classes']} | {r0['clips']} | {r0['chance_top1']:.1f} / {r0['chance_top5']:.1f} |"
         for s in summaries:
             r = s["folds"].get(h)
@@ -313,20 +323,39 @@ def fold_table(summaries: list[dict]) -> str:
             new = "-" if n["top1"] is None else f"{n['top1']:.1f} ({n['classes']} classes)"
             line += f" {r['top1']:.1f} / {r['top5']:.1f} | {new} |"
         lines.append(line)
-    line = f"| **mean** | | | {summaries[0]['mean']['chance_top1']:.1f} |"
+    chance = _mean(next(s["folds"][h] for s in summaries if h in s["folds"])["chance_top1"] for h in folds)
+    line = f"| **mean** | | | {chance:.1f} |"
     for s in summaries:
         m = s["mean"]
-        line += f" **{m['top1']:.1f} / {m['top5']:.1f}** | {m['new_names_top1'] if m['new_names_top1'] is not None else '-'} |"
+        mark = "" if len(s["folds"]) == len(folds) else f" ({len(s['folds'])} folds)"
+        line += (f" **{m['top1']:.1f} / {m['top5']:.1f}**{mark} | "
+                 f"{m['new_names_top1'] if m['new_names_top1'] is not None else '-'} |")
     lines.append(line)
+    common = [h for h in folds if all(h in s["folds"] for s in summaries)]
+    if len(common) < len(folds) and common and len(summaries) > 1:
+        line = f"| mean over the {len(common)} folds every recipe ran | | | |"
+        for s in summaries:
+            t1 = _mean(s["folds"][h]["top1"] for h in common)
+            t5 = _mean(s["folds"][h]["top5"] for h in common)
+            line += f" {t1:.1f} / {t5:.1f} | |"
+        lines.append(line)
     return "\n".join(lines)
 
 
 def ablation_table(full: dict, variants: list[dict]) -> str:
-    lines = ["| recipe | mean top-1 | mean top-5 | change in top-1 |", "|---|---|---|---|",
-             f"| {_label(full)} (all levers) | {full['mean']['top1']:.2f} | {full['mean']['top5']:.2f} | |"]
+    """Each variant against the full recipe over the folds both ran (a variant still running has fewer)."""
+    lines = ["| recipe | folds | mean top-1 | mean top-5 | change in top-1 | change in top-5 |",
+             "|---|---|---|---|---|---|",
+             f"| {_label(full)} (all levers) | {len(full['folds'])} | {full['mean']['top1']:.2f} | "
+             f"{full['mean']['top5']:.2f} | | |"]
     for v in variants:
-        d = v["mean"]["top1"] - full["mean"]["top1"]
-        lines.append(f"| without {v['variant']} | {v['mean']['top1']:.2f} | {v['mean']['top5']:.2f} | {d:+.2f} |")
+        common = [h for h in v["folds"] if h in full["folds"]]
+        if not common:
+            continue
+        mean = {k: _mean(v["folds"][h][k] for h in common) for k in ("top1", "top5")}
+        ref = {k: _mean(full["folds"][h][k] for h in common) for k in ("top1", "top5")}
+        lines.append(f"| without {v['variant']} | {len(common)} | {mean['top1']:.2f} | {mean['top5']:.2f} | "
+                     f"{mean['top1'] - ref['top1']:+.2f} | {mean['top5'] - ref['top5']:+.2f} |")
     return "\n".join(lines)
 
 
@@ -369,15 +398,18 @@ def write_results(path: Path, text: str) -> None:
     atomic_write_text(path, new)
 
 
-def report(summaries: list[dict], ablations: list[dict]) -> str:
+def report(summaries: list[dict], ablations: list[dict], reference: dict | None = None) -> str:
     newest = summaries[-1]
+    reference = reference or newest
     out = [f"Command: `zsar bench zeroshot {' '.join('--recipe ' + s['recipe'] for s in summaries)}"
-           f"{' --ablation' if ablations else ''}{' --quick' if newest['quick'] else ''}` "
+           f"{' --ablation' if ablations else ''}{' --quick' if newest['quick'] else ''}"
+           f"{' --quick-ablation' if reference['quick'] and not newest['quick'] else ''}` "
            f"(training CPU time of the last recipe: {newest['train_seconds'] / 60:.0f} min for all folds).",
            "", fold_table(summaries)]
     if ablations:
-        out += ["", "Ablation: the last recipe with one lever switched off at a time (mean over the folds).", "",
-                ablation_table(newest, ablations)]
+        out += ["", "Ablation: the last recipe with one lever switched off at a time (mean over the folds"
+                    + (f"; every row at {int(QUICK_SHARE * 100)} % of the epochs" if reference["quick"] else "")
+                    + ").", "", ablation_table(reference, ablations)]
     out += ["", f"Calibration of {_label(newest)}: a temperature fitted on the other five folds' held-out scores, "
                 "expected calibration error (10 bins) of the top answer, in percent.", "", calibration_table(newest),
             "", f"New names (MiniLM cosine to the nearest training name below {NEW_NAME_COSINE}; the cosine in "
@@ -397,14 +429,20 @@ def run(args: argparse.Namespace) -> int:
     folds = tuple(args.fold or FOLDS)
     out = Path(args.out)
     log = (lambda *a: None) if args.json else (lambda msg: print(msg, flush=True))
-    summaries = [run_recipe(r, folds, out, root, device, args.method, quick=args.quick, log=log) for r in recipes]
-    ablations = []
-    if args.ablation:
+    train = not args.report_only
+    summaries = [run_recipe(r, folds, out, root, device, args.method, quick=args.quick, log=log, train=train)
+                 for r in recipes]
+    ablations, reference = [], summaries[-1]
+    if args.ablation or args.quick_ablation:
+        quick = args.quick or args.quick_ablation
         doc = recipe_document(recipes[-1])
+        if quick and not args.quick:
+            reference = run_recipe(recipes[-1], folds, out, root, device, args.method, quick=True, log=log,
+                                   train=train)
         for name, variant in (doc.get("ablation") or {}).items():
             ablations.append(run_recipe(recipes[-1], folds, out, root, device, args.method, name, variant,
-                                        args.quick, log))
-    text = report(summaries, ablations)
+                                        quick, log, train))
+    text = report(summaries, ablations, reference)
     if args.write:
         write_results(Path(args.write), text)
     if args.json:
