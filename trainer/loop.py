@@ -157,10 +157,12 @@ def fit(
             if result.best_metric is None or metrics[select] > result.best_metric:
                 result.best_epoch, result.best_metric = epoch, metrics[select]
                 best_state = copy.deepcopy(method.state_dict())
-        if events is not None:
-            events(EpochEnded(stage, epoch, epochs, metrics, time.perf_counter() - t0))
+        # checkpoint first: a listener that stops the run on EpochEnded (the Trainer tab's cancel) must
+        # find the epoch saved
         if checkpoint is not None and rank == 0:
             _save(Path(checkpoint), method, optimizers, g, result, best_state, epoch + 1)
+        if events is not None:
+            events(EpochEnded(stage, epoch, epochs, metrics, time.perf_counter() - t0))
     if best_state is not None:
         method.load_state_dict(best_state)
     method.eval()
