@@ -22,7 +22,8 @@ from trainer.stages import run_pipeline
 def all_seen_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("all_seen")
     base = config(tmp, epochs=20)  # procedural motion needs ~200 encoder steps to be told apart
-    cfg = RunConfig.from_dict({**base.to_dict(), "pretrain": {**base.pretrain, "batch_size": 8}})
+    # the TCN (the default model's encoder) learns it in a fifth of stgcn_small's time
+    cfg = RunConfig.from_dict({**base.to_dict(), "pretrain": {**base.pretrain, "batch_size": 8, "encoder": "tcn"}})
     split = json.loads((tmp / "procedural_split.json").read_text())
     split.update(name="procedural_all_seen", unseen=[], seen=list(range(16)), val_unseen=[0, 4, 8, 12],
                  val_seen=[c for c in range(16) if c not in (0, 4, 8, 12)])
@@ -38,7 +39,7 @@ def test_all_seen_split_reports_held_out_subject_accuracy(all_seen_run):
     r = json.loads(run.results_path.read_text())
     assert r["zsl"] is None and r["gzsl"] is None
     assert r["held_out_subjects"]["samples"] == 32  # 16 actions x 2 test subjects
-    assert r["held_out_subjects"]["top1"] > 25  # chance over 16 classes: 6.25
+    assert r["held_out_subjects"]["top1"] > 60  # chance over 16 classes: 6.25; 93.75 measured (1 and 2 threads)
     assert infos["pretrain_encoder"]["train_layout"] == "ntu25"
 
 
