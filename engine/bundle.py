@@ -146,7 +146,8 @@ class Bundle:
     @property
     def temperature(self) -> float:
         """Divisor of the method's logits before the softmax (1.0 for a bundle never calibrated)."""
-        t = float(self.calibration.get("temperature", 1.0))
+        t = self.calibration.get("temperature")
+        t = 1.0 if t is None else float(t)  # a card may name the calibration before it is fitted
         return t if t > 0 else 1.0
 
     def manifest(self) -> dict[str, Any]:
