@@ -329,7 +329,7 @@ def fold_table(summaries: list[dict]) -> str:
         m = s["mean"]
         mark = "" if len(s["folds"]) == len(folds) else f" ({len(s['folds'])} folds)"
         line += (f" **{m['top1']:.1f} / {m['top5']:.1f}**{mark} | "
-                 f"{m['new_names_top1'] if m['new_names_top1'] is not None else '-'} |")
+                 f"{'-' if m['new_names_top1'] is None else format(m['new_names_top1'], '.1f')} |")
     lines.append(line)
     common = [h for h in folds if all(h in s["folds"] for s in summaries)]
     if len(common) < len(folds) and common and len(summaries) > 1:
@@ -404,7 +404,7 @@ def report(summaries: list[dict], ablations: list[dict], reference: dict | None 
     out = [f"Command: `zsar bench zeroshot {' '.join('--recipe ' + s['recipe'] for s in summaries)}"
            f"{' --ablation' if ablations else ''}{' --quick' if newest['quick'] else ''}"
            f"{' --quick-ablation' if reference['quick'] and not newest['quick'] else ''}` "
-           f"(training CPU time of the last recipe: {newest['train_seconds'] / 60:.0f} min for all folds).",
+           f"(training wall time of the last recipe's folds, summed: {newest['train_seconds'] / 60:.0f} min).",
            "", fold_table(summaries)]
     if ablations:
         out += ["", "Ablation: the last recipe with one lever switched off at a time (mean over the folds"
