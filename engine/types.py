@@ -119,7 +119,7 @@ def _clean(text: str) -> str:
 class ClassSet:
     """The actions a user asks about: names, and optionally one description per name.
 
-    A class set can change at any moment (open vocabulary, DESIGN.md section 2). It is a value:
+    A class set can change at any moment (open vocabulary, the architecture). It is a value:
     two sets with the same names and descriptions are equal and share :attr:`key`, which caches
     (text embeddings, refitted classifiers) are keyed by.
 

@@ -1,4 +1,4 @@
-"""Progress as plain-Python events (style.md principle 5): frozen dataclasses sent to sinks.
+"""Progress as plain-Python events (the project's style): frozen dataclasses sent to sinks.
 
 The trainer never prints progress and never imports Qt. The CLI sends events to a
 :class:`ConsoleSink` and a :class:`JsonlSink` (``RUN/events.jsonl``, one JSON object a line, which

@@ -1,4 +1,4 @@
-"""The one training loop (style.md principle 4): iteration, devices, cancellation, events, selection.
+"""The one training loop (the project's style): iteration, devices, cancellation, events, selection.
 
 Methods own the maths (:meth:`~engine.methods.base.ZeroShotMethod.training_step`); this loop owns
 everything around it, for every method. An epoch is either one shuffled pass over the training

@@ -1,10 +1,10 @@
 """Shift-GCN (Cheng et al., "Skeleton-Based Action Recognition with Shift Graph Convolutional Network",
-CVPR 2020), in pure PyTorch: no CUDA extension to build (the complaint of DESIGN.md section 8).
+CVPR 2020), in pure PyTorch: no CUDA extension to build (a common complaint about the reference code).
 
 Follows the official code, kchengiva/Shift-GCN ``model/shift_gcn.py`` (``Shift_gcn``, ``Shift_tcn``,
 ``TCN_GCN_unit``, ``Model``) and its temporal shift op ``model/Temporal_shift/cuda/shift.py`` +
 ``shift_cuda_kernel.cu``. Ten units 3 -> 64, 64, 64, 64, 128 (s2), 128, 128, 256 (s2), 256, 256;
-mean over time and joints, then over bodies -> 256-d (the SynSE / SA-DVAE features, methods.md 1.5).
+mean over time and joints, then over bodies -> 256-d (the SynSE / SA-DVAE features, the papers and their official code).
 
 **Spatial shift** (``Shift_gcn``): the official code flattens ``(N*T, V*C)`` and gathers with
 ``index_select`` along precomputed indices ``shift_in[i*C + j] = (i*C + j + j*C) % (C*V)`` before the

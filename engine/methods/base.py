@@ -2,7 +2,7 @@
 
 A method aligns skeleton features ``f_x (N, D)`` (from a skeleton encoder) with class text
 embeddings ``f_y (K, D_t)`` (from a text encoder). It owns the maths; ``trainer/loop.py`` owns the
-iteration (style.md principle 4, the Lightning ``training_step`` split):
+iteration (the project's style, the Lightning ``training_step`` split):
 
 * :meth:`ZeroShotMethod.training_step` takes one batch and returns named losses, one of them
   ``"loss"``. Methods with several optimizers (a VAE and its discriminator) set

@@ -1,7 +1,7 @@
 """FS-VAE (Wu et al., ICCV 2025, arXiv 2506.22179): Frequency-Semantic enhanced VAE.
 
 As ``wenhanwu95/FS-VAE`` (``model.py``, ``train.py``, ``fsvae_60.sh``, ``fsvae_120.sh``; code base
-``EHZ9NIWI7/MSF-GZSSAR``) implements it (methods.md sections 2 and 4): a CADA-VAE-style pair of VAEs on
+``EHZ9NIWI7/MSF-GZSSAR``) implements it (the papers and their official code): a CADA-VAE-style pair of VAEs on
 pre-extracted features, with two changes.
 
 * **Frequency enhancement** in both encoders (:class:`DCTEnhancement`): the orthonormal DCT-II of the
@@ -45,7 +45,7 @@ Options: ``enhancement="weights_only"`` is the paper's ablation FS-VAE-dagger ("
 each band scaled by its learnable ``w_i`` alone (no k, no boost/damp rule; identity at init), an
 interpretation: the ablation is not in the released code. ``enhancement="none"`` is the code's
 ``dct_enhancement=False`` (plain linear encoders). The paper's own description of the band rule was not
-available to check against the code (methods.md section 9), so no separate paper variant is offered.
+available to check against the code (the papers and their official code), so no separate paper variant is offered.
 
 Unseen classifier, :meth:`prepare` and :meth:`scores` as the rest of the family
 (:mod:`engine.methods.vae_blocks`); both go through the enhanced encoders.

@@ -2,7 +2,7 @@
 repository), SA-DVAE and its ablations, and later FS-VAE and SynSE itself.
 
 Follows ``skelemoa/synse-zsl:synse/synse.py`` and ``pha123661/SA-DVAE:model.py``, ``train.py``
-(methods.md sections 2, 3 and 11), quirks included:
+(the papers and their official code), quirks included:
 
 * an :class:`Encoder` has no hidden layer: two linear heads give mu and log sigma^2;
 * a :class:`Decoder` is Linear + ReLU, the ReLU on the output (section 11.2);
@@ -128,7 +128,7 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor) ->
 def code_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """The official ``KL_divergence``: ``0.5 * sum(1 + logvar - mu^2 - exp(logvar)) / B``.
 
-    This is **minus** KL(q || N(0, I)) averaged over the batch (methods.md section 11.4); the
+    This is **minus** KL(q || N(0, I)) averaged over the batch (the papers and their official code); the
     official losses subtract it. The methods here report ``-code_kl`` as ``kl_*`` and add it.
     """
     return 0.5 * torch.sum(-(mu**2) + 1 + logvar - torch.exp(logvar)) / mu.shape[0]

@@ -1,6 +1,6 @@
 """The seen/unseen gate for generalized zero-shot recognition (GZSL), as in the ZSSAR reference code.
 
-One gate is shared by the SynSE -> SA-DVAE -> MSF -> FS-VAE line (``methods.md`` section 1.6):
+One gate is shared by the SynSE -> SA-DVAE -> MSF -> FS-VAE line (the papers and their official code):
 ``skelemoa/synse-zsl: synse/gating_synse_model_{training,eval}.py``, copied into
 ``pha123661/SA-DVAE: gating_train.py, gating_eval.py`` and ``EHZ9NIWI7/MSF-GZSSAR: gating_*.py``
 (which FS-VAE runs). Per test sample there are two classifiers: the zero-shot classifier over the

@@ -1,6 +1,6 @@
 """``zsar evaluate RUN [RUN ...] [--json] [--group-by method|split]``: the results table of finished runs.
 
-Each run folder holds ``results.json`` (written by the ``evaluate`` stage, DESIGN.md section 5). The
+Each run folder holds ``results.json`` (written by the ``evaluate`` stage, the architecture). The
 table has one row per run (method, split, where the cycle was chosen, ZSL top-1, GZSL seen / unseen /
 H) with the paper's numbers beneath where the run carries them, and, for the runs of one method on
 the splits of one dataset family (``utd_mhad_split1..3``, see :func:`split_family`), a row with the
@@ -9,7 +9,7 @@ over 3 splits. A run whose cycle was chosen on the test set (``--select-on test`
 does) is marked ``*`` and never averaged with runs chosen on the validation fold.
 
 A RUN may also be a parent folder: every folder below it holding ``results.json`` is a run. The
-other mode of DESIGN.md section 4 (``--bundle B --files DIR``: a bundle on labelled clips) is not
+other mode of the architecture (``--bundle B --files DIR``: a bundle on labelled clips) is not
 here yet.
 """
 

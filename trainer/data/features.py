@@ -1,4 +1,4 @@
-"""Pre-extracted skeleton features in the SynSE feature-folder layout (``methods.md`` section 1.4,
+"""Pre-extracted skeleton features in the SynSE feature-folder layout (the papers and their official code,
 item 4), read and written, so that released SynSE/SA-DVAE features can stand in for ours and ours can
 be read by other code.
 

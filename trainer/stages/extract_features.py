@@ -1,5 +1,5 @@
 """Stage ``extract_features``: the frozen encoders' features in the SynSE feature-folder layout
-(``methods.md`` section 1.4 item 4), under ``RUN/features/``, so the later stages (and other code)
+(the papers and their official code item 4), under ``RUN/features/``, so the later stages (and other code)
 read them exactly as they read a SynSE release.
 
 Head logits (``gtest_out``, ``ztest_out``, ``val_out``) are indexed with global class ids like the
