@@ -11,6 +11,12 @@
 
 Writes ``checkpoints/method_val.safetensors``, ``checkpoints/method_split.safetensors`` and the
 validation-fold outputs the gate needs (``gate_inputs/*.npy``).
+
+Each fit is checkpointed after every epoch (``checkpoints/method_{val,split}.pt``, the loop's own
+mechanism: weights, optimizers, random-number states, history and the best epoch so far), so a killed
+stage loses at most one epoch and ``--resume`` continues each fold after its last finished epoch (a
+fold already finished is restored from its checkpoint, not trained again) and ends with the weights
+and results of an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engine.methods import create_method
+from engine.methods import METHODS, create_method
 from trainer.config import RunConfig
 from trainer.data.features import find_feature_folders, load_split_fold, load_val_fold
 from trainer.data.splits import class_positions, load_split
@@ -42,15 +48,32 @@ def zsl_top1(method, features: np.ndarray, labels: np.ndarray, emb: np.ndarray, 
     return float((np.asarray(classes)[pred] == labels).mean())
 
 
-def _train(config: RunConfig, x: np.ndarray, labels: np.ndarray, classes: tuple[int, ...], emb: np.ndarray,
-           stage: str, metric=None, select: str | None = None, epochs: int | None = None, events=None,
-           should_stop=None):
-    """Train a fresh method on ``x`` of ``classes``; ``metric(method)`` scores each cycle."""
-    method = create_method(config.method, config.method_config, x.shape[1], emb.shape[1])
+def _train(run: Run, config: RunConfig, x: np.ndarray, labels: np.ndarray, classes: tuple[int, ...],
+           emb: np.ndarray, name: str, metric=None, select: str | None = None, epochs: int | None = None,
+           events=None, should_stop=None):
+    """Train a fresh method on ``x`` of ``classes``; ``metric(method)`` scores each cycle. ``name``
+    (``"val"`` or ``"split"``) names the fold's checkpoint, which a resumed run continues from."""
+    method = _new_method(config, x.shape[1], emb.shape[1])
     result = fit(method, torch.as_tensor(x), class_positions(labels, classes), torch.as_tensor(emb[list(classes)]),
-                 stage=stage, epochs=epochs, events=events, select=select, should_stop=should_stop,
-                 on_epoch_end=(lambda epoch: metric(method)) if metric else None, device=config.device)
+                 stage=f"{STAGE}:{FOLDS[name]}", epochs=epochs, events=events, select=select,
+                 should_stop=should_stop, on_epoch_end=(lambda epoch: metric(method)) if metric else None,
+                 device=config.device, checkpoint=run.file("checkpoints", f"method_{name}.pt"))
     return method, result
+
+
+#: checkpoint name -> the fold's name in events
+FOLDS = {"val": "validation_fold", "split": "split"}
+
+
+def _new_method(config: RunConfig, feature_dim: int, text_dim: int):
+    """The method with initial weights from its config's seed alone (the caller's random state left as
+    it was). Without this, a method that does not seed itself would start from whatever state earlier
+    stages left, which differs between a run and its resumption when a fold is killed before its
+    first epoch is checkpointed."""
+    method_config = METHODS.get(config.method).config_cls.from_dict(config.method_config)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(method_config.seed)
+        return create_method(config.method, method_config, feature_dim, text_dim)
 
 
 def _trained_end_to_end(run: Run, config: RunConfig) -> dict | None:
@@ -82,9 +105,12 @@ def run(run: Run, config: RunConfig, events=None, should_stop=None) -> dict:
         val = load_val_fold(val_dir)
         vs, vu = split.val_seen, split.val_unseen
         method_v, res_v = _train(
-            config, val["train"], val["train_label"], vs, emb, f"{STAGE}:validation_fold",
+            run, config, val["train"], val["train_label"], vs, emb, "val",
             metric=lambda m: {"val_zsl_top1": zsl_top1(m, val["ztest"], val["z_label"], emb, vu)},
             select="val_zsl_top1", events=events, should_stop=should_stop)
+        if res_v.stopped:  # cancelled: its checkpoint holds the last finished epoch; nothing else is final
+            info["validation"] = {"epochs_trained": res_v.epochs_run, "stopped": True}
+            return info
         prepared = method_v.prepare(torch.as_tensor(emb[list(vu)]))
         run.write_npy("gate_inputs/unseen_probs_unseen.npy", unseen_probs(method_v, val["ztest"], prepared))
         run.write_npy("gate_inputs/unseen_probs_seen.npy", unseen_probs(method_v, val["val"], prepared))
@@ -98,14 +124,14 @@ def run(run: Run, config: RunConfig, events=None, should_stop=None) -> dict:
     fold = load_split_fold(split_dir)
     if config.selection == "test":
         method, res = _train(
-            config, fold["train"], fold["train_label"], split.seen, emb, f"{STAGE}:split",
+            run, config, fold["train"], fold["train_label"], split.seen, emb, "split",
             metric=lambda m: {"test_zsl_top1": zsl_top1(m, fold["ztest"], fold["z_label"], emb, split.unseen)},
             select="test_zsl_top1", events=events, should_stop=should_stop)
         best = res.best_epoch
     else:
         best = info["validation"]["best_epoch"] if info["validation"] else None
         epochs = None if best is None else best + 1
-        method, res = _train(config, fold["train"], fold["train_label"], split.seen, emb, f"{STAGE}:split",
+        method, res = _train(run, config, fold["train"], fold["train_label"], split.seen, emb, "split",
                              epochs=epochs, events=events, should_stop=should_stop)
     run.write_state("checkpoints/method_split.safetensors", method.state_dict())
     info["split"] = {"epochs_trained": res.epochs_run, "selected_epoch": best, "history": res.history,
