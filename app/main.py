@@ -118,8 +118,11 @@ def run_app(bundle: str | None = None, camera: int | None = None, video: str | N
     if screenshots:
         QTimer.singleShot(int(1000 * (quit_after or 5) * 0.8), lambda: save_screenshots(window, screenshots))
     if quit_after is not None:
+        # the same path as the user closing the window: closeEvent asks the work to stop
         QTimer.singleShot(int(1000 * quit_after), window.close)
-    return app.exec()
+    code = app.exec()
+    window.wait_for_work()  # a running QThread must not be destroyed when Python lets go of it
+    return code
 
 
 def _start_when_loaded(window, spec) -> None:

@@ -20,7 +20,7 @@ from app.tabs.live_tab import LiveTab
 from app.tabs.trainer_tab import TrainerTab
 from app.widgets.class_set_editor import ClassSetEditor
 from app.widgets.message_bar import MessageBar
-from app.workers import stop_all
+from app.workers import request_stop_all, stop_all
 from engine.types import ClassSet
 
 DEFAULT_CLASSES = "everyday_actions"
@@ -134,9 +134,18 @@ class MainWindow(QMainWindow):
             self.latency_label.setText(f"latency {stats['latency_ms']:.1f} ms")
 
     def closeEvent(self, event) -> None:  # Qt override
+        # Ask all work to stop and return at once: the window goes away while what cannot be
+        # interrupted (a model load in the middle of a library call) ends on its own thread;
+        # wait_for_work() waits for it once the event loop has ended (run_app).
         self.live_service.stop()
         if self.trainer_service.running:
             self.trainer_service.cancel()  # the run resumes later with --resume
-        stop_all()
+        request_stop_all()
         self.recognizer.close()
         super().closeEvent(event)
+
+    def wait_for_work(self) -> None:
+        """After the event loop has ended: wait for the trainer process and every worker thread that
+        the close asked to stop, however long they take, so that none is destroyed while it runs."""
+        self.trainer_service.wait_stopped()
+        stop_all()

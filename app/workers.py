@@ -6,16 +6,26 @@ Stopping is cooperative: :meth:`Worker.quit` sets a flag that a generator worker
 and that a function can read through the ``should_stop`` callable it may accept. Connect the
 signals to methods of objects that live on the GUI thread, so that Qt queues the calls there; a plain
 lambda would run on the worker's thread.
+
+A QThread must never be destroyed while it runs (Qt aborts the process: "QThread: Destroyed while
+thread is still running"), and some work cannot be interrupted (a model load spends seconds inside
+a library call). So every started worker stays referenced until its thread has ended, and shutting
+down asks every worker to stop (:func:`request_stop_all`, at window close) and then waits for the
+threads with no time limit (:func:`stop_all`, once the event loop has ended; an exit handler does the
+same for any other way out of the process). A close during a model load therefore takes until the
+load's current step ends, and then exits cleanly.
 """
 
 from __future__ import annotations
 
+import atexit
 import inspect
 import logging
 import threading
+import time
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from engine.errors import ZsarError
 
@@ -108,17 +118,57 @@ def start_worker(worker: Worker) -> Worker:
     worker.thread = thread
     worker.moveToThread(thread)
     thread.started.connect(worker.run)
-    worker.finished.connect(thread.quit)
+    # Direct: QThread.quit is thread-safe, and a queued call would need the GUI thread's event loop,
+    # which is not running while stop_all() waits for this thread to end.
+    worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
     thread.finished.connect(_reaper.reap)
     _RUNNING.add(worker)
     thread.start()
     return worker
 
 
-def stop_all(timeout_ms: int = 5000) -> None:
-    """Ask every running worker to stop and wait for its thread (at window close)."""
+def running() -> list[str]:
+    """The functions of the workers whose thread has not ended (diagnostics, tests)."""
+    return sorted(getattr(w._fn, "__name__", repr(w._fn)) for w in _RUNNING
+                  if w.thread is not None and not w.thread.isFinished())
+
+
+def request_stop_all() -> None:
+    """Ask every running worker to stop at its next check; returns at once (safe at window close)."""
     for worker in list(_RUNNING):
         worker.quit()
+
+
+def stop_all(timeout_ms: int | None = None) -> bool:
+    """Ask every running worker to stop and wait for its thread; True when all have ended.
+
+    ``None`` waits as long as the work takes: what cannot be interrupted (a model load inside a
+    library call) must still end before its thread may be destroyed. With a timeout, threads still
+    running stay referenced (never destroyed). Blocks the calling thread, so call it from the GUI
+    thread only once the event loop has ended (or from a test)."""
+    request_stop_all()
+    deadline = None if timeout_ms is None else time.monotonic() + timeout_ms / 1000
+    names = running()
+    if names:
+        logger.info("waiting for %d worker(s) to finish: %s", len(names), ", ".join(names))
     for worker in list(_RUNNING):
-        if worker.thread is not None:
-            worker.thread.wait(timeout_ms)
+        thread = worker.thread
+        if thread is None:
+            _RUNNING.discard(worker)
+            continue
+        if deadline is None:
+            thread.wait()
+        elif not thread.wait(max(0, int(1000 * (deadline - time.monotonic())))):
+            continue
+        _RUNNING.discard(worker)
+    return not _RUNNING
+
+
+@atexit.register
+def _wait_at_exit() -> None:
+    # Any way out of the process that skipped stop_all (app.quit() from elsewhere, a test session
+    # ending): Python would otherwise destroy running QThreads while it tears down modules.
+    # Exit handlers run before that teardown, in reverse order of registration, so this one (registered
+    # after PySide6's import) runs while Qt is still whole.
+    if _RUNNING:
+        stop_all()

@@ -45,27 +45,43 @@ class SequenceResult:
     token: int  # which request this answers (only the latest request's result is shown)
 
 
-def _load(path: str, class_set: ClassSet, device: str):
+def _load(path: str, class_set: ClassSet, device: str, should_stop=lambda: False):
+    """The bundle, its text encoder and a recognizer; None when asked to stop (at window close).
+
+    Each step is one library call that cannot be interrupted (the text encoder alone takes seconds),
+    so the stop request is honoured between steps."""
     from engine.bundle import load_bundle
     from engine.streaming import StreamingRecognizer, text_encoder_for
 
+    if should_stop():
+        return None
     bundle = load_bundle(path)
+    if should_stop():
+        return None
     text = text_encoder_for(bundle)
+    if should_stop():
+        return None
     rec = StreamingRecognizer(bundle, class_set, text_encoder=text, device=device, top_k=None)
+    if should_stop():  # the result might never be delivered (the event loop has ended)
+        rec.close()
+        return None
     info = ModelInfo(str(path), bundle.method_name, bundle.encoder_name, bundle.text.encoder, bundle.class_set,
                      dict(bundle.card), str(rec.device))
     return bundle, text, rec, info
 
 
-def _recognise(rec, joints: np.ndarray, fps: float, class_set: ClassSet, token: int) -> SequenceResult:
+def _recognise(rec, joints: np.ndarray, fps: float, class_set: ClassSet, token: int,
+               should_stop=lambda: False) -> SequenceResult | None:
     """Whole clip, then windows pushed frame by frame (a private recognizer state, reset first), the
-    windows as long in seconds as the live ones whatever the file's frame rate."""
+    windows as long in seconds as the live ones whatever the file's frame rate. None when asked to stop."""
     whole = rec.predict_sequence(joints)
     live_fps = rec.input_fps
     rec.set_input_fps(fps)
     windows = []
     try:
         for frame in joints:
+            if should_stop():
+                return None
             p = rec.push(frame)
             if p is not None:
                 windows.append(p)
@@ -92,6 +108,7 @@ class RecognizerService(QObject):
         self._busy = False
         self._queued: tuple | None = None
         self._token = 0
+        self._closed = False
         self._switched.connect(self._on_switched)
 
     @property
@@ -108,7 +125,12 @@ class RecognizerService(QObject):
 
     @Slot(object)
     def _on_loaded(self, result) -> None:
+        if result is None:  # stopped at close
+            return
         bundle, text, rec, info = result
+        if self._closed:  # the load ended after the window closed: nothing will use it
+            rec.close()
+            return
         old, self._rec = self._rec, rec
         self.bundle, self.text, self.info = bundle, text, info
         if old is not None:
@@ -141,6 +163,8 @@ class RecognizerService(QObject):
         """Recognise ``(T, M, 25, 3)`` on a worker; returns the request's token. One request runs at a
         time; while it runs only the newest waiting request is kept."""
         self._token += 1
+        if self._closed:
+            return self._token
         if self._rec is None:
             self.errored.emit("no model loaded: open a bundle (File > Open model) to recognise")
             return self._token
@@ -160,9 +184,11 @@ class RecognizerService(QObject):
         start_worker(w)
 
     @Slot(object)
-    def _on_recognised(self, result: SequenceResult) -> None:
+    def _on_recognised(self, result: SequenceResult | None) -> None:
         self._busy = False
-        if result.token == self._token:
+        if self._closed:
+            return
+        if result is not None and result.token == self._token:  # None: it was asked to stop
             self.sequence_recognised.emit(result)
         self._next()
 
@@ -173,5 +199,9 @@ class RecognizerService(QObject):
         self._next()
 
     def close(self) -> None:
+        """At window close: no new work, and the recognizer's pool let go. A load or recognition still
+        running is asked to stop by the window (app.workers.request_stop_all) and ends on its own."""
+        self._closed = True
+        self._queued = None
         if self._rec is not None:
             self._rec.close()

@@ -96,6 +96,17 @@ class TrainerService(QObject):
             self._proc.terminate()
         self._kill.start(KILL_AFTER_MS)
 
+    def wait_stopped(self) -> None:
+        """Block until the training and export processes have ended (after a cancel at window close,
+        once the event loop has ended: the kill timer no longer fires, so this applies the same limit).
+        Qt would otherwise kill a process still running when its QProcess is destroyed, before the
+        trainer has written its last checkpoint."""
+        for proc in (self._proc, self._export):
+            running = proc is not None and proc.state() != QProcess.ProcessState.NotRunning
+            if running and not proc.waitForFinished(KILL_AFTER_MS):
+                proc.kill()
+                proc.waitForFinished(5000)
+
     def _force_kill(self) -> None:
         if self._proc is not None:
             self._proc.kill()
