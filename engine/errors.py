@@ -9,6 +9,26 @@ the GUI can show it without a traceback.
 from __future__ import annotations
 
 import os
+import re
+
+# What str.splitlines() breaks at: a message holding any of these would print as several lines.
+_LINE_BREAKS = re.compile(r"\s*[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]\s*")
+
+
+# Messages quote what they found; a damaged file can make that megabytes (a line without line ends,
+# a list of a million names). Real messages are well under this.
+MAX_MESSAGE_CHARS = 2000
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` with every line break (and the spaces around it) collapsed into one space, and cut
+    to ``limit`` characters.
+
+    Messages quote what they found in a file (a damaged header's repr, a line of text, another
+    library's error), which can span several lines; the CLI and the GUI show one line.
+    """
+    text = _LINE_BREAKS.sub(" ", text).strip()
+    return text if len(text) <= limit else text[: limit - 4] + " ..."
 
 
 class ZsarError(Exception):
@@ -28,10 +48,12 @@ class SkeletonFileError(ZsarError, ValueError):
 
     def __init__(self, path: str | os.PathLike, reason: str, where: str = "") -> None:
         self.path = str(path)
-        self.reason = reason
-        self.where = where
-        location = f"{self.path}: {where}" if where else self.path
-        super().__init__(f"{location}: {reason}")
+        self.reason = one_line(str(reason))
+        self.where = one_line(str(where))
+        # A line break in a file name is legal on POSIX; shown escaped, the name stays recognisable.
+        shown = self.path if not _LINE_BREAKS.search(self.path) else repr(self.path)[1:-1]
+        location = f"{shown}: {self.where}" if self.where else shown
+        super().__init__(f"{location}: {self.reason}")
 
 
 class ModelFileError(ZsarError, ValueError):

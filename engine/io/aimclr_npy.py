@@ -34,8 +34,17 @@ import numpy as np
 
 from engine.assets import class_names
 from engine.errors import SkeletonFileError
-from engine.io.base import SkeletonCollection, SkeletonFormat, register_format, require_file
-from engine.io.ctrgcn_npz import check_position_range, trim_padding
+from engine.io.base import (
+    DAMAGED_DATA_ERRORS,
+    NpyHeader,
+    SkeletonCollection,
+    SkeletonFormat,
+    check_position_range,
+    read_npy_header,
+    register_format,
+    require_file,
+)
+from engine.io.ctrgcn_npz import trim_padding
 from engine.io.names import label_from_name
 from engine.types import NUM_JOINTS, SkeletonSequence
 
@@ -254,10 +263,13 @@ def load_labels(path: Path, n: int) -> tuple[list[str] | None, np.ndarray]:
     """Names (None for ``.npy`` labels) and labels of a label file, checked against ``n`` items."""
     require_file(path)
     if path.name.lower().endswith(".npy"):
+        _checked_header(path, "label array")
         try:
             labels = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise SkeletonFileError(path, f"is not a readable label array ({exc})") from None
+        except DAMAGED_DATA_ERRORS as exc:
+            raise SkeletonFileError(
+                path, f"is not a readable label array ({type(exc).__name__}: {exc})"
+            ) from None
         if labels.ndim == 2 and labels.shape[1] == 1:
             labels = labels[:, 0]
         return None, _check_labels(path, labels, n)
@@ -270,14 +282,31 @@ def load_labels(path: Path, n: int) -> tuple[list[str] | None, np.ndarray]:
 # --- the data file ---------------------------------------------------------------------------------
 
 
-def _read_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
+def _read_header(path: Path) -> NpyHeader:
     with open(path, "rb") as f:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
-        else:
-            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
-    return tuple(int(s) for s in shape), dtype
+        return read_npy_header(f)
+
+
+def _checked_header(path: Path, what: str) -> NpyHeader:
+    """The header of a ``.npy`` file, checked to account for the file's size exactly, so that
+    loading it allocates no more than the file holds."""
+    try:
+        header = _read_header(path)
+    except DAMAGED_DATA_ERRORS as exc:
+        raise SkeletonFileError(path, f"is not a readable {what} ({type(exc).__name__}: {exc})") from None
+    if header.dtype.hasobject:
+        raise SkeletonFileError(
+            path, f"holds Python objects ({header.dtype}), which are refused (they would need unpickling)"
+        )
+    size = path.stat().st_size
+    if header.length + header.nbytes != size:
+        cut = "truncated?" if size < header.length + header.nbytes else "extra bytes after the data"
+        raise SkeletonFileError(
+            path,
+            f"holds {size - header.length:,} bytes of data, its header promises {header.nbytes:,} for "
+            f"{header.shape} {header.dtype} ({cut})",
+        )
+    return header
 
 
 def _is_aimclr_shape(shape: tuple[int, ...]) -> bool:
@@ -288,17 +317,17 @@ class _AimCLRFile:
     def __init__(self, path: Path, label_file: str | os.PathLike | None) -> None:
         self.path = path
         try:
-            shape, dtype = _read_header(path)
-        except (ValueError, OSError, EOFError) as exc:
-            raise SkeletonFileError(path, f"is not a readable .npy file ({exc})") from None
+            header = _read_header(path)
+        except DAMAGED_DATA_ERRORS as exc:
+            raise SkeletonFileError(
+                path, f"is not a readable .npy file ({type(exc).__name__}: {exc})"
+            ) from None
+        shape, dtype = header.shape, header.dtype
         if not _is_aimclr_shape(shape):
             raise SkeletonFileError(path, f"array has shape {shape}, expected (N, 3, frames, 25, bodies)")
         if dtype.hasobject or dtype.kind not in "fiu":
             raise SkeletonFileError(path, f"array has dtype {dtype}, expected numbers")
-        try:
-            self.data = np.load(path, mmap_mode="r", allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise SkeletonFileError(path, f"cannot be read ({exc}); truncated?") from None
+        self.data = self._map(path, header)
         self.n = int(shape[0])
         label_path = Path(label_file) if label_file is not None else find_label_file(path)
         self.label_path = label_path
@@ -307,6 +336,26 @@ class _AimCLRFile:
         if label_path is not None:
             self.names, self.labels = load_labels(label_path, self.n)
         self._dataset: str | None | bool = False  # False: not worked out yet
+
+    @staticmethod
+    def _map(path: Path, header: NpyHeader) -> np.ndarray:
+        """The array memory-mapped (the files reach gigabytes), after checking that the data its
+        header promises are all in the file."""
+        size = path.stat().st_size
+        if header.length + header.nbytes > size:
+            raise SkeletonFileError(
+                path,
+                f"holds {size - header.length:,} bytes of data, its header promises {header.nbytes:,} for "
+                f"{header.shape} {header.dtype}; truncated?",
+            )
+        if header.nbytes == 0:
+            return np.zeros(header.shape, dtype=header.dtype)
+        try:
+            return np.load(path, mmap_mode="r", allow_pickle=False)
+        except DAMAGED_DATA_ERRORS as exc:
+            raise SkeletonFileError(
+                path, f"cannot be read ({type(exc).__name__}: {exc}); truncated?"
+            ) from None
 
     def dataset(self) -> str | None:
         """One dataset for the whole file, from the sample names (worked out on first use)."""
@@ -379,8 +428,8 @@ def _open(path: Path, label_file: str | os.PathLike | None = None) -> SkeletonCo
 def sniff_aimclr_npy(path: Path) -> bool:
     """True when the ``.npy`` header says ``(N, 3, T, 25, M)`` (the array is not loaded)."""
     try:
-        shape, _ = _read_header(path)
-    except (ValueError, OSError, EOFError):
+        shape = _read_header(path).shape
+    except DAMAGED_DATA_ERRORS:
         return False
     return _is_aimclr_shape(shape)
 

@@ -58,7 +58,14 @@ import numpy as np
 
 from engine.assets import class_names
 from engine.errors import SkeletonFileError
-from engine.io.base import SkeletonCollection, SkeletonFormat, check_finite, register_format, require_file
+from engine.io.base import (
+    SkeletonCollection,
+    SkeletonFormat,
+    check_finite,
+    check_position_range,
+    register_format,
+    require_file,
+)
 from engine.io.names import NameLabel, label_fields
 from engine.skeleton.asf_layouts import ACCLAIM31, ACCLAIM31_JOINTS
 from engine.skeleton.layouts import to_ntu25
@@ -610,7 +617,7 @@ def _slow_frames(
             continue
         last_line = number
         head = words[0]
-        if len(words) == 1 and head.isascii() and head.isdigit():
+        if len(words) == 1 and head.isascii() and head.isdigit() and len(head) <= 12:
             if frame is not None:
                 close(number, last=False)
                 if int(head) != frame + 1:
@@ -916,6 +923,7 @@ def read_amc(
     with np.errstate(over="ignore", invalid="ignore"):
         joints = to_ntu25(points, ACCLAIM31)[:, None]
     check_finite(p, joints, "joint positions in metres (beyond float32 range)")
+    check_position_range(p, joints, "joint positions in metres")
     stem = p.name[: -len(p.suffix)] if p.suffix else p.name
     label, meta, name_fps = hdm05_name(stem)
     if fps is not None:

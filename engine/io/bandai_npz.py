@@ -12,7 +12,10 @@ and 2 (Kobayashi et al., arXiv:2306.08861) put through forward kinematics and st
 
 The file holds thousands of takes, so the collection reads the small arrays when opened and the
 positions (tens of MB) once, on the first item asked for. Nothing needs ``allow_pickle``: the string
-arrays are plain unicode arrays.
+arrays are plain unicode arrays. Every member's ``.npy`` header is checked before the member is read
+(its shape against the sequence count, its size against the zip directory and the bound on
+inflating, :func:`~engine.io.base.inflate_limit`), so a damaged or hostile file cannot make the
+reader allocate more than it could legitimately hold.
 """
 
 from __future__ import annotations
@@ -25,7 +28,17 @@ from typing import Any
 import numpy as np
 
 from engine.errors import SkeletonFileError
-from engine.io.base import SkeletonCollection, SkeletonFormat, check_finite, register_format, require_file
+from engine.io.base import (
+    DAMAGED_DATA_ERRORS,
+    NpyHeader,
+    SkeletonCollection,
+    SkeletonFormat,
+    check_finite,
+    check_position_range,
+    register_format,
+    require_file,
+)
+from engine.io.ctrgcn_npz import load_npy_member, npy_member_header, refuse_objects
 from engine.io.names import label_fields, label_from_name
 from engine.skeleton.layouts import BANDAI22_JOINTS, BANDAI22_PARENTS, to_ntu25
 from engine.types import SkeletonSequence
@@ -38,62 +51,34 @@ _REQUIRED = ("seq_start", "seq_len", "joint_names", "name", "fps")
 _PER_SEQUENCE_META = ("style", "take", "skeleton_id", "content")
 
 
-def _read_array(path: Path, npz: np.lib.npyio.NpzFile, key: str) -> np.ndarray:
+def _open_zip(path: Path) -> zipfile.ZipFile:
     try:
-        return npz[key]
-    except Exception as exc:
-        # A damaged member fails inside zipfile/zlib/numpy with BadZipFile (bad CRC), zlib.error,
-        # EOFError or ValueError (bad .npy header, object array needing pickle): all mean "unreadable".
-        raise SkeletonFileError(path, f"cannot read the array ({type(exc).__name__}: {exc})", key) from exc
+        return zipfile.ZipFile(path)
+    except DAMAGED_DATA_ERRORS as exc:  # truncated zip directory, not a zip at all ...
+        raise SkeletonFileError(path, f"not a readable .npz archive ({type(exc).__name__}: {exc})") from None
 
 
-def _positions_header(path: Path, npz: np.lib.npyio.NpzFile) -> tuple[tuple[int, ...], np.dtype]:
-    """Shape and dtype of ``positions_mm`` from its ``.npy`` header, without decompressing the data;
-    also checks that the data the header promises is all there."""
-    member = f"{POSITIONS}.npy"
-    try:
-        info = npz.zip.getinfo(member)
-        with npz.zip.open(member) as f:
-            version = np.lib.format.read_magic(f)
-            if version == (1, 0):
-                shape, _, dtype = np.lib.format.read_array_header_1_0(f)
-            else:
-                shape, _, dtype = np.lib.format.read_array_header_2_0(f)
-            header_bytes = f.tell()
-    except Exception as exc:  # same family of failures as _read_array
-        raise SkeletonFileError(
-            path, f"cannot read the array header ({type(exc).__name__}: {exc})", POSITIONS
-        ) from exc
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if info.file_size - header_bytes != expected:
+def _vector_header(path: Path, zf: zipfile.ZipFile, key: str, kinds: str, length: int | None) -> NpyHeader:
+    """Check a per-sequence array from its header, before it is read: 1-D, of a dtype kind in
+    ``kinds``, ``length`` long (so that no array is read, nor turned into a list, that the sequence
+    count does not call for)."""
+    header = npy_member_header(zf, f"{key}.npy", path)
+    refuse_objects(path, header, key)
+    if len(header.shape) != 1 or header.dtype.kind not in kinds:
         raise SkeletonFileError(
             path,
-            f"holds {info.file_size - header_bytes} bytes of data, its header promises "
-            f"{expected} for {shape} {dtype}",
-            POSITIONS,
-        )
-    return tuple(int(s) for s in shape), dtype
-
-
-def _open_npz(path: Path) -> np.lib.npyio.NpzFile:
-    try:
-        return np.load(path, allow_pickle=False)
-    except Exception as exc:  # truncated zip directory, not a zip at all ...
-        raise SkeletonFileError(path, f"not a readable .npz archive ({type(exc).__name__}: {exc})") from exc
-
-
-def _vector(path: Path, values: np.ndarray, key: str, kinds: str, length: int | None) -> np.ndarray:
-    """Check a per-sequence array: 1-D, of a dtype kind in ``kinds``, ``length`` long."""
-    if values.ndim != 1 or values.dtype.kind not in kinds:
-        raise SkeletonFileError(
-            path,
-            f"is {values.dtype} {values.shape}, expected a 1-D array of "
+            f"is {header.dtype} {header.shape}, expected a 1-D array of "
             f"{'integers' if kinds == 'iu' else 'strings'}",
             key,
         )
-    if length is not None and len(values) != length:
-        raise SkeletonFileError(path, f"has {len(values)} entries for {length} sequences", key)
-    return values
+    if length is not None and header.shape[0] != length:
+        raise SkeletonFileError(path, f"has {header.shape[0]} entries for {length} sequences", key)
+    return header
+
+
+def _vector(path: Path, zf: zipfile.ZipFile, key: str, kinds: str, length: int | None) -> np.ndarray:
+    _vector_header(path, zf, key, kinds, length)
+    return np.array(load_npy_member(zf, f"{key}.npy", path))  # a copy: nothing stays mapped
 
 
 class _BandaiFile:
@@ -101,53 +86,66 @@ class _BandaiFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        npz = _open_npz(path)
+        zf = _open_zip(path)
         try:
-            self._read_header(npz)
+            self._read_header(zf)
         finally:
-            npz.close()
+            zf.close()
         self._positions: np.ndarray | None = None
 
-    def _read_header(self, npz: np.lib.npyio.NpzFile) -> None:
+    def _read_header(self, zf: zipfile.ZipFile) -> None:
         path = self.path
-        missing = [k for k in (POSITIONS, *_REQUIRED) if k not in npz.files]
+        files = [name[: -len(".npy")] for name in zf.namelist() if name.endswith(".npy")]
+        missing = [k for k in (POSITIONS, *_REQUIRED) if k not in files]
         if missing:
             raise SkeletonFileError(
-                path, f"missing arrays {missing} (arrays found: {', '.join(npz.files) or 'none'})"
+                path,
+                f"missing arrays {missing} (arrays found: {', '.join(files[:20]) or 'none'}"
+                f"{', ...' if len(files) > 20 else ''})",
             )
-        self.shape, self.dtype = _positions_header(path, npz)
+        # Shape and dtype of the positions from the .npy header, without inflating the data; the
+        # header is checked against the member's size, so the data it promises is all there.
+        positions = npy_member_header(zf, f"{POSITIONS}.npy", path)
+        self.shape, self.dtype = positions.shape, positions.dtype
         if len(self.shape) != 3 or self.shape[1:] != (len(BANDAI22_JOINTS), 3):
             raise SkeletonFileError(
                 path, f"array has shape {self.shape}, expected (frames, 22, 3)", POSITIONS
             )
         if self.dtype.kind not in "iuf":
             raise SkeletonFileError(path, f"holds {self.dtype}, expected numbers", POSITIONS)
+        total = self.shape[0]
 
-        joint_names = _vector(path, _read_array(path, npz, "joint_names"), "joint_names", "U", None)
-        if tuple(joint_names.tolist()) != BANDAI22_JOINTS:
+        joint_names = _vector(path, zf, "joint_names", "U", None)
+        if tuple(joint_names.tolist()[: len(BANDAI22_JOINTS) + 1]) != BANDAI22_JOINTS:
+            shown = joint_names[:30].tolist()
             raise SkeletonFileError(
                 path,
-                f"joints {joint_names.tolist()} are not the Bandai-Namco 22-joint layout "
-                f"{list(BANDAI22_JOINTS)}",
+                f"joints {shown}{' ...' if len(joint_names) > 30 else ''} are not the Bandai-Namco "
+                f"22-joint layout {list(BANDAI22_JOINTS)}",
                 "joint_names",
             )
-        if "parents" in npz.files:
-            parents = _vector(path, _read_array(path, npz, "parents"), "parents", "iu", None)
-            if tuple(parents.tolist()) != BANDAI22_PARENTS:
+        if "parents" in files:
+            parents = _vector(path, zf, "parents", "iu", None)
+            if tuple(parents[: len(BANDAI22_PARENTS) + 1].tolist()) != BANDAI22_PARENTS:
                 raise SkeletonFileError(
-                    path, f"hierarchy {parents.tolist()} is not the Bandai-Namco one", "parents"
+                    path, f"hierarchy {parents[:30].tolist()} is not the Bandai-Namco one", "parents"
                 )
 
-        # int64 throughout: numpy would mix int64 and uint64 into float64
-        starts = _vector(path, _read_array(path, npz, "seq_start"), "seq_start", "iu", None).astype(np.int64)
-        n = len(starts)
+        n = _vector_header(path, zf, "seq_start", "iu", None).shape[0]
         if n == 0:
             raise SkeletonFileError(path, "holds zero sequences", "seq_start")
-        lengths = _vector(path, _read_array(path, npz, "seq_len"), "seq_len", "iu", n).astype(np.int64)
+        if n > total:
+            # every take holds frames of its own: more takes than frames is a damaged count, and
+            # would make every per-sequence list longer than the file can justify
+            raise SkeletonFileError(
+                path, f"declares {n:,} sequences for the {total:,} frames of {POSITIONS}", "seq_start"
+            )
+        # int64 throughout: numpy would mix int64 and uint64 into float64
+        starts = _vector(path, zf, "seq_start", "iu", None).astype(np.int64)
+        lengths = _vector(path, zf, "seq_len", "iu", n).astype(np.int64)
         if (lengths < 1).any():
             i = int(np.argmax(lengths < 1))
             raise SkeletonFileError(path, f"sequence {i} holds zero frames (seq_len {lengths[i]})", "seq_len")
-        total = self.shape[0]
         outside = (starts < 0) | (starts > total - lengths)
         if outside.any():
             i = int(np.argmax(outside))
@@ -158,27 +156,34 @@ class _BandaiFile:
                 "seq_start",
             )
         self.starts, self.lengths = starts, lengths
-        self.names = _vector(path, _read_array(path, npz, "name"), "name", "U", n).tolist()
+        self.names = _vector(path, zf, "name", "U", n).tolist()
 
-        fps = _read_array(path, npz, "fps")
-        if fps.size != 1 or fps.dtype.kind not in "iuf" or not np.isfinite(fps).all() or not fps.item() > 0:
+        fps_header = npy_member_header(zf, "fps.npy", path)
+        if fps_header.count != 1:
+            raise SkeletonFileError(
+                path, f"is {fps_header.dtype} {fps_header.shape}, not one positive frame rate", "fps"
+            )
+        refuse_objects(path, fps_header, "fps")
+        fps = load_npy_member(zf, "fps.npy", path)
+        if fps.dtype.kind not in "iuf" or not np.isfinite(fps).all() or not fps.item() > 0:
             raise SkeletonFileError(path, f"{fps!r} is not a positive frame rate", "fps")
         self.fps = float(fps.item())
 
         self.meta: dict[str, list[Any]] = {}
         for key in _PER_SEQUENCE_META:
-            if key in npz.files:
+            if key in files:
                 kinds = "U" if key in ("style", "content") else "iu"
-                self.meta[key] = _vector(path, _read_array(path, npz, key), key, kinds, n).tolist()
+                self.meta[key] = _vector(path, zf, key, kinds, n).tolist()
 
     def positions(self) -> np.ndarray:
-        """All frames ``(total, 22, 3)`` as stored, read on first use."""
+        """All frames ``(total, 22, 3)`` as stored, read on first use (memory-mapped when the member
+        is stored uncompressed)."""
         if self._positions is None:
-            npz = _open_npz(self.path)
+            zf = _open_zip(self.path)
             try:
-                positions = _read_array(self.path, npz, POSITIONS)
+                positions = load_npy_member(zf, f"{POSITIONS}.npy", self.path)
             finally:
-                npz.close()
+                zf.close()
             if positions.shape != self.shape or positions.dtype != self.dtype:
                 raise SkeletonFileError(self.path, "changed since it was opened", POSITIONS)
             self._positions = positions
@@ -193,9 +198,12 @@ class _BandaiFile:
             check_finite(self.path, mm, where)
         # float positions beyond float32 range overflow to inf: caught below, not warned about
         with np.errstate(over="ignore", invalid="ignore"):
-            joints = to_ntu25(mm.astype(np.float32) / np.float32(MM_PER_M), LAYOUT)[:, None]
+            metres = mm.astype(np.float32)
+            metres /= np.float32(MM_PER_M)  # in place: one float32 copy of the take, not two
+            joints = to_ntu25(metres, LAYOUT)[:, None]
         if mm.dtype.kind == "f":
             check_finite(self.path, joints, f"{where}, beyond float32 range")
+        check_position_range(self.path, joints, where)
         named = label_from_name(name)
         meta: dict[str, Any] = {"index": index}
         if named is not None:
@@ -238,7 +246,7 @@ def sniff_bandai_npz(path: Path) -> bool:
     try:
         with zipfile.ZipFile(path) as z:
             return f"{POSITIONS}.npy" in z.namelist()
-    except (OSError, zipfile.BadZipFile, ValueError):
+    except DAMAGED_DATA_ERRORS:
         return False
 
 

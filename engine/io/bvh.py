@@ -33,7 +33,14 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import SkeletonFileError
-from engine.io.base import SkeletonCollection, SkeletonFormat, check_finite, register_format, require_file
+from engine.io.base import (
+    SkeletonCollection,
+    SkeletonFormat,
+    check_finite,
+    check_position_range,
+    register_format,
+    require_file,
+)
 from engine.io.names import label_fields, label_from_name
 from engine.skeleton.bvh_layouts import match_bvh_skeleton
 from engine.skeleton.layouts import to_ntu25
@@ -271,8 +278,9 @@ class _Hierarchy:
             raise self.error("an End Site cannot have CHANNELS", line)
         if block.channels is not None:
             raise self.error("a second CHANNELS in the same block", line)
-        if not words or not words[0].isdecimal():
-            raise self.error(f"CHANNELS needs a count, found {words[0] if words else 'nothing'!r}", line)
+        if not words or not words[0].isdecimal() or len(words[0]) > 6:
+            found = repr(words[0][:40]) if words else "nothing"
+            raise self.error(f"CHANNELS needs a count, found {found}", line)
         count, names = int(words[0]), words[1:]
         if count != len(names):
             raise self.error(f"CHANNELS says {count} but names {len(names)}", line)
@@ -371,8 +379,9 @@ def _motion(path: Path, lines: list[str], start: int, num_columns: int) -> tuple
     """Frame time and the ``(T, num_columns)`` values of the lines after ``MOTION``."""
     text, i = _header_value(path, lines, start, _FRAMES, "Frames:")
     frames_line = i
-    if not text.isdecimal():
-        raise SkeletonFileError(path, f"Frames: {text!r} is not a frame count", f"line {frames_line}")
+    # a length cap first: int() refuses numbers of over 4300 digits with a ValueError of its own
+    if not text.isdecimal() or len(text) > 12:
+        raise SkeletonFileError(path, f"Frames: {text[:40]!r} is not a frame count", f"line {frames_line}")
     num_frames = int(text)
     if num_frames == 0:
         raise SkeletonFileError(path, "holds zero frames (Frames: 0)", f"line {frames_line}")
@@ -381,9 +390,10 @@ def _motion(path: Path, lines: list[str], start: int, num_columns: int) -> tuple
         frame_time = float(text)
     except ValueError:
         frame_time = math.nan
-    if not (math.isfinite(frame_time) and frame_time > 0):
+    # 1 / frame_time is the frame rate: it must be finite too (1e-320 is a positive float)
+    if not (math.isfinite(frame_time) and frame_time > 0 and math.isfinite(1.0 / frame_time)):
         raise SkeletonFileError(
-            path, f"Frame Time: {text!r} is not a positive number of seconds", f"line {i}"
+            path, f"Frame Time: {text[:40]!r} is not a positive number of seconds", f"line {i}"
         )
     if num_columns == 0:
         raise SkeletonFileError(path, "the skeleton has no CHANNELS, so its frames carry no motion")
@@ -499,7 +509,8 @@ def read_bvh(path: str | os.PathLike, units: str | float = "auto") -> SkeletonSe
     if match is None:
         raise SkeletonFileError(
             p,
-            f"BVH skeleton with joints [{', '.join(names)}] has no NTU-25 mapping (known: "
+            f"BVH skeleton with joints [{', '.join(names[:40])}{', ...' if len(names) > 40 else ''}] has no "
+            "NTU-25 mapping (known: "
             "the Bandai-Namco 22 joints; CMU/Mixamo-style Hips, Spine, Neck, Head, LeftArm, "
             "LeftForeArm, LeftHand, LeftUpLeg, LeftLeg, LeftFoot, LeftToeBase and Right twins)",
         )
@@ -514,6 +525,7 @@ def read_bvh(path: str | os.PathLike, units: str | float = "auto") -> SkeletonSe
     with np.errstate(over="ignore", invalid="ignore"):
         joints = to_ntu25(keypoints * scale, layout)[:, None]
     check_finite(p, joints, "joint positions in metres (beyond float32 range)")
+    check_position_range(p, joints, f"joint positions in metres ({unit})")
     named = label_from_name(p.name)
     meta = dict(named.meta) if named else {}
     meta |= {"units": unit, "frame_time": motion.frame_time, "bvh_joints": len(names)}

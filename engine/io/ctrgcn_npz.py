@@ -9,102 +9,132 @@ dataset.
 
 The files are large (NTU-60 x-sub ``x_train`` alone is 7 GB) and written with ``np.savez``, i.e.
 stored, not compressed, in the zip. We therefore memory-map each array straight from the zip
-(compressed members fall back to one full load, once), and ``len`` reads only the ``.npy`` headers.
+(compressed members fall back to one full load, once, bounded by
+:func:`~engine.io.base.inflate_limit`), and ``len`` reads only the ``.npy`` headers.
 Items are trimmed of their trailing all-zero padding frames; a second actor that is zeros throughout
 is dropped (``M = 1``), as the NTU reader gives ``M = 1`` for one-actor files.
 """
 
 from __future__ import annotations
 
-import struct
 import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 
 from engine.assets import class_names
 from engine.errors import SkeletonFileError
-from engine.io.base import SkeletonCollection, SkeletonFormat, register_format, require_file
-from engine.io.ntu_skeleton import MAX_ABS_METRES
+from engine.io.base import (
+    DAMAGED_DATA_ERRORS,
+    NpyHeader,
+    SkeletonCollection,
+    SkeletonFormat,
+    check_position_range,
+    inflate_limit,
+    read_npy_header,
+    register_format,
+    require_file,
+)
 from engine.types import NUM_JOINTS, SkeletonSequence
 
 FPS = 30.0
 NUM_FIELDS = 2 * NUM_JOINTS * 3  # 150
 _DATASET_BY_CLASSES = {60: "ntu60", 120: "ntu120"}
 _SPLITS = ("train", "test")
-# What a damaged zip or .npy member raises: a bad CRC (BadZipFile), broken deflate data (zlib.error),
-# an unknown compression method (NotImplementedError), short reads (EOFError), bad headers
-# (ValueError, struct.error), a missing member (KeyError).
-_ZIP_ERRORS = (
-    ValueError, OSError, EOFError, KeyError, NotImplementedError, zipfile.BadZipFile, zlib.error,
-    struct.error,
-)  # fmt: skip
 
 
-def npy_member_header(
-    zf: zipfile.ZipFile, name: str, path: Path
-) -> tuple[tuple[int, ...], np.dtype, bool, int]:
-    """Shape, dtype, Fortran order and header length of a ``.npy`` member, reading only its header."""
+def npy_member_header(zf: zipfile.ZipFile, name: str, path: Path) -> NpyHeader:
+    """What a ``.npy`` member declares, from its header alone (a few bytes inflated).
+
+    Also checked here, before anything is allocated: the member is stored or deflated, as numpy
+    writes them; a deflated member inflates to no more than :func:`~engine.io.base.inflate_limit`
+    of its compressed size; and the header's shape and dtype account for the member's size in the
+    zip directory exactly (zipfile never inflates past that size). Reading the member later
+    therefore cannot take more memory than that.
+    """
+    key = name[: -len(".npy")]
+    info = zf.getinfo(name)
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        # zipfile inflates bzip2 and lzma members in one call whatever is asked of it: even the
+        # header's first bytes would inflate a whole bomb
+        raise SkeletonFileError(
+            path,
+            f"member {name} is compressed with method {info.compress_type}; .npz members are stored or "
+            "deflated (np.savez, np.savez_compressed)",
+            key,
+        )
+    if info.compress_type == zipfile.ZIP_DEFLATED:
+        # compress_size comes from the directory as well: a lying one counts for no more than the file
+        compressed = min(info.compress_size, path.stat().st_size)
+        limit = inflate_limit(compressed)
+        if info.file_size > limit:
+            raise SkeletonFileError(
+                path,
+                f"{name} would inflate from {compressed:,} to {info.file_size:,} bytes, more than the "
+                f"{limit:,} a compressed member may take (a damaged or hostile archive? large arrays "
+                "can be stored uncompressed, as np.savez does, and are then memory-mapped)",
+                key,
+            )
     try:
-        with zf.open(name) as f:
-            version = np.lib.format.read_magic(f)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-            else:
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-            return tuple(int(s) for s in shape), dtype, bool(fortran), f.tell()
-    except _ZIP_ERRORS as exc:
-        raise SkeletonFileError(path, f"the header of {name} cannot be read ({exc})", name[:-4]) from None
+        with zf.open(info) as f:
+            header = read_npy_header(f)
+    except DAMAGED_DATA_ERRORS as exc:
+        raise SkeletonFileError(
+            path, f"the header of {name} cannot be read ({type(exc).__name__}: {exc})", key
+        ) from None
+    # (object arrays hold a pickle of any size; they are refused by whoever reads them, unread)
+    if info.file_size != header.length + header.nbytes and not header.dtype.hasobject:
+        raise SkeletonFileError(
+            path,
+            f"member {name} holds {info.file_size:,} bytes, its header needs "
+            f"{header.length + header.nbytes:,} for {header.shape} {header.dtype}",
+            key,
+        )
+    return header
+
+
+def refuse_objects(path: Path, header: NpyHeader, key: str) -> None:
+    """Object arrays are pickles: never loaded from a user's file."""
+    if header.dtype.hasobject:
+        raise SkeletonFileError(
+            path,
+            f"holds Python objects ({header.dtype}), which are refused: reading them needs "
+            "allow_pickle, and unpickling can run code",
+            key,
+        )
 
 
 def load_npy_member(zf: zipfile.ZipFile, name: str, path: Path) -> np.ndarray:
-    """A ``.npy`` member as an array: memory-mapped when stored uncompressed, else read once."""
-    shape, dtype, fortran, header_len = npy_member_header(zf, name, path)
+    """A ``.npy`` member as an array: memory-mapped when stored uncompressed, else read once (within
+    the bounds :func:`npy_member_header` checks)."""
+    header = npy_member_header(zf, name, path)
+    shape, dtype = header.shape, header.dtype
     key = name[: -len(".npy")]
-    if dtype.hasobject:
-        raise SkeletonFileError(
-            path, "holds Python objects, which are refused (they would need unpickling)", key
-        )
+    refuse_objects(path, header, key)
     info = zf.getinfo(name)
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if info.compress_type == zipfile.ZIP_STORED and info.flag_bits & 0x1 == 0:
-        if info.file_size != header_len + nbytes:
-            raise SkeletonFileError(
-                path,
-                f"member {name} holds {info.file_size} bytes, its header needs {header_len + nbytes}",
-                key,
-            )
-        with open(path, "rb") as raw:
-            raw.seek(info.header_offset)
-            local = raw.read(30)
-        if len(local) != 30 or local[:4] != b"PK\x03\x04":
-            raise SkeletonFileError(path, f"the zip entry of {name} is damaged", key)
-        # Local header: 30 fixed bytes, then the file name and extra field, whose lengths may
-        # differ from the central directory's copy.
-        name_len, extra_len = int.from_bytes(local[26:28], "little"), int.from_bytes(local[28:30], "little")
-        offset = info.header_offset + 30 + name_len + extra_len + header_len
-        if offset + nbytes > path.stat().st_size:
-            raise SkeletonFileError(path, f"file is truncated inside {name}", key)
-        if nbytes == 0:
-            return np.zeros(shape, dtype=dtype)
-        return np.memmap(
-            path, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran else "C"
-        )
     try:
+        if info.compress_type == zipfile.ZIP_STORED and info.flag_bits & 0x1 == 0:
+            with open(path, "rb") as raw:
+                raw.seek(info.header_offset)
+                local = raw.read(30)
+            if len(local) != 30 or local[:4] != b"PK\x03\x04":
+                raise SkeletonFileError(path, f"the zip entry of {name} is damaged", key)
+            # Local header: 30 fixed bytes, then the file name and extra field, whose lengths may
+            # differ from the central directory's copy.
+            name_len = int.from_bytes(local[26:28], "little")
+            extra_len = int.from_bytes(local[28:30], "little")
+            offset = info.header_offset + 30 + name_len + extra_len + header.length
+            if offset + header.nbytes > path.stat().st_size:
+                raise SkeletonFileError(path, f"file is truncated inside {name}", key)
+            if header.nbytes == 0:
+                return np.zeros(shape, dtype=dtype)
+            order = "F" if header.fortran else "C"
+            return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape, order=order)
         with zf.open(name) as f:
             return np.lib.format.read_array(f, allow_pickle=False)
-    except _ZIP_ERRORS as exc:
-        raise SkeletonFileError(path, f"{name} cannot be read ({exc})", key) from None
-
-
-def check_position_range(path: Path, x: np.ndarray, where: str) -> None:
-    """A coordinate beyond :data:`MAX_ABS_METRES` is a damaged value (or not metres)."""
-    big = float(np.abs(x).max(initial=0.0))
-    if big > MAX_ABS_METRES:
-        raise SkeletonFileError(
-            path, f"a coordinate is {big:g}: not a position in metres (|value| > {MAX_ABS_METRES:g})", where
-        )
+    except DAMAGED_DATA_ERRORS as exc:
+        reason = f"cannot read the array {name} ({type(exc).__name__}: {exc})"
+        raise SkeletonFileError(path, reason, key) from None
 
 
 def trim_padding(joints: np.ndarray) -> np.ndarray:
@@ -124,7 +154,7 @@ class _CTRGCNFile:
         try:
             self.zf = zipfile.ZipFile(path)
             names = set(self.zf.namelist())
-        except _ZIP_ERRORS as exc:
+        except DAMAGED_DATA_ERRORS as exc:
             raise SkeletonFileError(path, f"is not a readable .npz (zip) file ({exc})") from None
         self.splits: list[tuple[str, int]] = []  # (split, N)
         self.num_classes: int | None = None
@@ -137,8 +167,10 @@ class _CTRGCNFile:
                     (f"x_{split}", f"y_{split}") if x_name in names else (f"y_{split}", f"x_{split}")
                 )
                 raise SkeletonFileError(path, f"has {have} but no {missing}", missing)
-            x_shape, x_dtype, _, _ = npy_member_header(self.zf, x_name, path)
-            y_shape, y_dtype, _, _ = npy_member_header(self.zf, y_name, path)
+            x_header = npy_member_header(self.zf, x_name, path)
+            y_header = npy_member_header(self.zf, y_name, path)
+            x_shape, x_dtype = x_header.shape, x_header.dtype
+            y_shape, y_dtype = y_header.shape, y_header.dtype
             if len(x_shape) != 3 or x_shape[2] != NUM_FIELDS:
                 raise SkeletonFileError(
                     path, f"array has shape {x_shape}, expected (N, frames, {NUM_FIELDS})", f"x_{split}"
@@ -219,7 +251,7 @@ def sniff_ctrgcn_npz(path: Path) -> bool:
     try:
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())
-    except _ZIP_ERRORS:
+    except DAMAGED_DATA_ERRORS:
         return False
     return "x_train.npy" in names or "x_test.npy" in names
 

@@ -27,7 +27,14 @@ import numpy as np
 
 from engine.assets import class_names
 from engine.errors import SkeletonFileError
-from engine.io.base import SkeletonCollection, SkeletonFormat, register_format, require_file, text_lines
+from engine.io.base import (
+    SkeletonCollection,
+    SkeletonFormat,
+    check_position_range,
+    register_format,
+    require_file,
+    text_lines,
+)
 from engine.skeleton.layouts import KINECT_V1_JOINTS, to_ntu25
 from engine.types import SkeletonSequence
 
@@ -364,6 +371,7 @@ def read_kinder_gator(path: str | os.PathLike) -> SkeletonSequence:
     # copies joints and averages two (the neck), so checking the inputs is enough.
     _check_float32_range(p, values)
     joints = to_ntu25(frames, LAYOUT)[:, None]
+    check_position_range(p, joints, "coordinates")
     label, meta = _label(p, frames, rows[0])
     label_id = _class_ids().get(label) if label is not None else None
     if label_id is None:

@@ -48,9 +48,11 @@ import numpy as np
 from engine.assets import class_names
 from engine.errors import SkeletonFileError
 from engine.io.base import (
+    DAMAGED_DATA_ERRORS,
     SkeletonCollection,
     SkeletonFormat,
     check_finite,
+    check_position_range,
     register_format,
     require_file,
     text_lines,
@@ -74,6 +76,8 @@ CSV_FIELDS = 1 + NUM_SOURCE_JOINTS * 4  # time, then x y z state per joint
 ZERO_TOLERANCE = 1e-10  # load_file.m's test for an empty frame
 TICKS_PER_MS = 49875  # XQPC ticks per millisecond of the tagstream clock (load_tagstream.m)
 TAGSTREAM_HEADER = "XQPCTick;Tag"
+# Ticks become microseconds as tick * 1000 in int64 (ticks_to_us); the release's are ~1.5e12.
+_MAX_TICK = (2**63 - 1 - TICKS_PER_MS) // 1000
 
 MODALITY_NAMES = {
     "C1": "video",
@@ -177,10 +181,21 @@ def nearest_frames(t_us: np.ndarray, tag_us: np.ndarray) -> np.ndarray:
     """Index of the frame whose time is nearest to each tag time (the earlier one on a tie)."""
     t = np.asarray(t_us, dtype=np.int64)
     tags = np.asarray(tag_us, dtype=np.int64)
-    if len(tags) == 0:
-        return np.zeros(0, dtype=np.int64)
-    # tags x frames is at most ~31 x 6000: a plain argmin needs no sorted times
-    return np.abs(t[None, :] - tags[:, None]).argmin(axis=1)
+    if len(tags) == 0 or len(t) == 0:
+        return np.zeros(len(tags), dtype=np.int64)
+    # A binary search in the sorted times, not a tags x frames table of differences: a damaged
+    # tagstream of a million lines would make that table gigabytes. The nearest time is the last one
+    # below the tag or the first at or above it; among equal times (the stable sort keeps them in
+    # frame order) and equal distances the lowest frame index wins, as an argmin over all frames.
+    order = np.argsort(t, kind="stable")
+    ts = t[order]
+    after = np.searchsorted(ts, tags, side="left")
+    candidates = []
+    for k in (np.maximum(after - 1, 0), np.minimum(after, len(ts) - 1)):
+        first = np.searchsorted(ts, ts[k], side="left")
+        candidates.append((np.abs(ts[k] - tags), order[first]))
+    (d0, i0), (d1, i1) = candidates
+    return np.where(d0 < d1, i0, np.where(d1 < d0, i1, np.minimum(i0, i1)))
 
 
 def read_tagstream(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
@@ -205,6 +220,11 @@ def read_tagstream(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         m = re.match(r"G(\d+)\b", tag.strip())
         if not _INTEGER.fullmatch(tick.strip()) or m is None:
             raise SkeletonFileError(p, f"{line[:40]!r} is not '<tick>;G<n> <gesture>'", f"line {number}")
+        # lengths first: int() refuses numbers of over 4300 digits with a ValueError of its own
+        if len(tick.strip().lstrip("+-")) > 19 or abs(int(tick)) > _MAX_TICK or len(m.group(1)) > 6:
+            raise SkeletonFileError(
+                p, f"{line[:40]!r}: the tick or the gesture number is out of range", f"line {number}"
+            )
         ticks.append(int(tick))
         gestures.append(int(m.group(1)))
     return np.asarray(ticks, dtype=np.int64), np.asarray(gestures, dtype=np.int64)
@@ -278,6 +298,7 @@ def read_msrc12_csv(path: str | os.PathLike, tagstream: str | os.PathLike | None
     with np.errstate(over="ignore", invalid="ignore"):
         joints = to_ntu25(xyz, LAYOUT)[:, None]
     check_finite(p, joints, "frames (beyond float32 range)")
+    check_position_range(p, joints, "frames")
 
     parsed = parse_msrc12_name(p.name)
     meta: dict[str, Any] = _name_meta(parsed) if parsed else {}
@@ -346,7 +367,7 @@ def sniff_msrc12_csv(path: Path) -> bool:
 def _open_zip(path: Path) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(path)
-    except (OSError, zipfile.BadZipFile, ValueError, EOFError) as exc:
+    except DAMAGED_DATA_ERRORS as exc:
         raise SkeletonFileError(path, f"not a readable .npz archive ({type(exc).__name__}: {exc})") from None
 
 
@@ -367,7 +388,8 @@ def _side_table(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[s
 
 def _side_int(path: Path, line: int, row: dict[str, str], column: str) -> int:
     value = (row.get(column) or "").strip()
-    if not _INTEGER.fullmatch(value):
+    # a length cap: int() refuses numbers of over 4300 digits with a ValueError of its own
+    if not _INTEGER.fullmatch(value) or len(value) > 20:
         raise SkeletonFileError(path, f"{column} {value[:40]!r} is not an integer", f"line {line}")
     return int(value)
 
@@ -472,7 +494,8 @@ class _Msrc12Npz:
         for name in names:
             if name + TIME_SUFFIX not in key_set:
                 raise SkeletonFileError(path, f"no frame times '{name}{TIME_SUFFIX}' for these joints", name)
-            shape, dtype, _, _ = npy_member_header(zf, f"{name}.npy", path)
+            header = npy_member_header(zf, f"{name}.npy", path)
+            shape, dtype = header.shape, header.dtype
             if len(shape) != 3 or shape[1:] != (NUM_SOURCE_JOINTS, 3):
                 raise SkeletonFileError(path, f"array has shape {shape}, expected (frames, 20, 3)", name)
             if dtype.kind not in "iuf":
@@ -522,6 +545,7 @@ class _Msrc12Npz:
             joints = to_ntu25(np.asarray(mm, dtype=np.float32) / np.float32(MM_PER_M), LAYOUT)[:, None]
         if mm.dtype.kind == "f":
             check_finite(path, joints, f"{where}, beyond float32 range")
+        check_position_range(path, joints, where)
 
         side = self.side
         parsed = parse_msrc12_name(name)
@@ -588,7 +612,7 @@ def sniff_msrc12_npz(path: Path) -> bool:
     try:
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())
-    except (OSError, zipfile.BadZipFile, ValueError, EOFError):
+    except DAMAGED_DATA_ERRORS:
         return False
     suffix = f"{TIME_SUFFIX}.npy"
     return any(n.endswith(suffix) and f"{n[: -len(suffix)]}.npy" in names for n in names)

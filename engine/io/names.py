@@ -32,7 +32,7 @@ def label_fields(named: NameLabel | None) -> dict[str, Any]:
 # NTU RGB+D: SsssCcccPpppRrrrAaaa (setup, camera, performer, replication, action; 1-based).
 _NTU = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
 # UTD-MHAD: aA_sS_tT_skeleton
-_UTD = re.compile(r"^a(\d+)_s(\d+)_t(\d+)(?:_skeleton)?$")
+_UTD = re.compile(r"^a(\d{1,9})_s(\d{1,9})_t(\d{1,9})(?:_skeleton)?$")
 # NW-UCLA: aAA_sSS_eEE_vVV; the file action ids skip 7 and 10 (classes.txt maps them to labels 1..10)
 _UCLA = re.compile(r"^a(\d{2})_s(\d{2})_e(\d{2})_v(\d{2})$")
 _UCLA_ACTION_TO_LABEL = {1: 0, 2: 1, 3: 2, 4: 3, 5: 4, 6: 5, 8: 6, 9: 7, 11: 8, 12: 9}

@@ -46,7 +46,15 @@ import numpy as np
 
 from engine.errors import SkeletonFileError
 from engine.io.atomic import atomic_write_text
-from engine.io.base import SkeletonCollection, SkeletonFormat, register_format, require_file, text_lines
+from engine.io.base import (
+    MAX_ABS_METRES,
+    SkeletonCollection,
+    SkeletonFormat,
+    check_sequence_size,
+    register_format,
+    require_file,
+    text_lines,
+)
 from engine.io.names import label_fields, label_from_name
 from engine.types import NUM_JOINTS, SkeletonSequence
 
@@ -70,11 +78,6 @@ _INFO_FIELDS = (
     "handRightState", "isRestricted", "leanX", "leanY", "trackingState",
 )  # fmt: skip
 
-# No skeleton position is this far from the sensor in metres (Kinect v2 sees to about 8 m); a larger
-# coordinate means a corrupt number (a lost decimal point, a stray exponent) or another unit, and
-# above 3.4e38 it would not even fit the float32 arrays. The readers of all NTU-axes formats use it.
-MAX_ABS_METRES = 100.0
-
 # Joint trackingState (Kinect v2 TrackingState: 0 NotTracked, 1 Inferred, 2 Tracked) <-> confidence.
 _STATE_TO_CONFIDENCE = np.array([0.0, 0.5, 1.0], dtype=np.float32)
 
@@ -83,6 +86,9 @@ _STATE_TO_CONFIDENCE = np.array([0.0, 0.5, 1.0], dtype=np.float32)
 # are all small canonical integers is a recording: each body goes back to its slot, with no
 # denoising (it would drop a person seen briefly). The cap bounds memory for hostile files.
 RECORDING_MAX_BODIES = 16
+
+# No count in a real file has more digits; a longer one is refused before it is converted.
+_MAX_COUNT_DIGITS = 12
 
 # What the slow path accepts as a number: the syntax numpy's loadtxt accepts (Python's float() also
 # takes "1_0", which no skeleton writer produces). nan/inf parse here and fail the finiteness check,
@@ -209,6 +215,8 @@ def _count_at(path: Path, lines: list[str], i: int, what: str) -> int:
         raise SkeletonFileError(path, f"file ends early: expected {what}", f"line {i + 1}")
     text = lines[i].strip()
     if text.isdigit() and text.isascii():
+        if len(text) > _MAX_COUNT_DIGITS:  # int() itself refuses over 4300 digits, with a ValueError
+            raise SkeletonFileError(path, f"{what} {_shorten(text)} is far too large", f"line {i + 1}")
         return int(text)
     if text[:1] == "-" and text[1:].isdigit():
         raise SkeletonFileError(path, f"{what} is negative ({text})", f"line {i + 1}")
@@ -463,6 +471,9 @@ def _assemble(path: Path, parsed: _Parsed, denoise: bool | None) -> tuple[np.nda
         actors = [[u] for u in range(len(unique_ids))]
 
     t, m = parsed.num_frames, len(actors)
+    # The frame count and the body slots come from the file: a few bytes ("0" lines for empty
+    # frames, one body numbered 15) could otherwise ask for gigabytes of zeros.
+    check_sequence_size(path, t, m, "line 1")
     joints = np.zeros((t, m, NUM_JOINTS, 3), dtype=np.float32)
     confidence = np.zeros((t, m, NUM_JOINTS), dtype=np.float32)
     for slot, members in enumerate(actors):

@@ -23,7 +23,14 @@ import numpy as np
 
 from engine.assets import class_names
 from engine.errors import SkeletonFileError
-from engine.io.base import SkeletonCollection, SkeletonFormat, check_finite, register_format, require_file
+from engine.io.base import (
+    SkeletonCollection,
+    SkeletonFormat,
+    check_finite,
+    check_position_range,
+    register_format,
+    require_file,
+)
 from engine.io.names import NameLabel, label_fields, label_from_name
 from engine.skeleton.layouts import to_ntu25
 from engine.types import SkeletonSequence
@@ -57,6 +64,9 @@ def _decode(path: Path, data: bytes) -> Any:
     except RecursionError as exc:
         # A file of thousands of '[' nests deeper than the parser's stack: not a skeleton file.
         raise SkeletonFileError(path, "invalid JSON: nested too deeply") from exc
+    except ValueError as exc:
+        # int() behind json refuses integers of over 4300 digits (not a JSONDecodeError)
+        raise SkeletonFileError(path, f"invalid JSON: {exc}") from exc
 
 
 def _is_number(value: Any) -> bool:
@@ -84,7 +94,7 @@ def _first_problem(path: Path, skeletons: list) -> SkeletonFileError | None:
             for value in joint:
                 if not _is_number(value):
                     return SkeletonFileError(
-                        path, f"frame {t}, joint {j}: {json.dumps(value)} is not a number", where
+                        path, f"frame {t}, joint {j}: {json.dumps(value)[:40]} is not a number", where
                     )
     return None
 
@@ -123,8 +133,10 @@ def _label(path: Path, doc: dict) -> tuple[NameLabel | None, dict[str, Any]]:
         meta["file_name_in_file"] = file_name
     json_label = doc.get("label")
     if json_label is not None:
-        if not _is_number(json_label) or not math.isfinite(json_label) or json_label != int(json_label):
-            raise SkeletonFileError(path, f"{json.dumps(json_label)} is not a class number", "label")
+        # floats checked as floats: math.isfinite() of an int beyond float range raises OverflowError
+        whole_float = isinstance(json_label, float) and math.isfinite(json_label) and json_label.is_integer()
+        if not _is_number(json_label) or not (isinstance(json_label, int) or whole_float):
+            raise SkeletonFileError(path, f"{json.dumps(json_label)[:40]} is not a class number", "label")
         json_label = int(json_label)
         if not 1 <= json_label <= len(class_names(DATASET)):
             raise SkeletonFileError(
@@ -163,7 +175,9 @@ def read_nw_ucla(path: str | os.PathLike) -> SkeletonSequence:
         )
     if "skeletons" not in doc:
         raise SkeletonFileError(
-            p, f"missing key 'skeletons' (keys found: {', '.join(map(str, doc)) or 'none'})"
+            p,
+            f"missing key 'skeletons' (keys found: {', '.join(map(str, list(doc)[:20])) or 'none'}"
+            f"{', ...' if len(doc) > 20 else ''})",
         )
     suspicious = any(literal in data for literal in _NON_NUMBER_LITERALS)
     frames = _skeleton_array(p, doc["skeletons"], suspicious)
@@ -171,6 +185,7 @@ def read_nw_ucla(path: str | os.PathLike) -> SkeletonSequence:
     with np.errstate(over="ignore", invalid="ignore"):
         joints = to_ntu25(frames, LAYOUT)[:, None]
     check_finite(p, joints, "skeletons (beyond float32 range)")
+    check_position_range(p, joints, "skeletons")
     named, meta = _label(p, doc)
     if named is not None:
         meta = {**named.meta, **meta}

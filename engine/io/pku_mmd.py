@@ -28,9 +28,15 @@ import numpy as np
 
 from engine.assets import class_names
 from engine.errors import SkeletonFileError
-from engine.io.base import SkeletonCollection, SkeletonFormat, register_format, require_file, text_lines
-from engine.io.ntu_skeleton import (
+from engine.io.base import (
     MAX_ABS_METRES,
+    SkeletonCollection,
+    SkeletonFormat,
+    register_format,
+    require_file,
+    text_lines,
+)
+from engine.io.ntu_skeleton import (
     decode_ascii,
     first_non_finite,
     parse_number_rows,
@@ -145,8 +151,10 @@ def read_label_file(path: str | os.PathLike, num_frames: int) -> list[dict]:
             )
         numbers = []
         for name, field in zip(_FIELD_NAMES, fields):
-            if not re.fullmatch(r"[+-]?\d+", field):
-                raise SkeletonFileError(p, f"{name} must be a whole number, found {field[:40]!r}", where)
+            if not re.fullmatch(r"[+-]?\d{1,12}", field):
+                raise SkeletonFileError(
+                    p, f"{name} must be a whole number (at most 12 digits), found {field[:40]!r}", where
+                )
             numbers.append(int(field))
         cls, start, end, confidence = numbers
         if not 1 <= cls <= NUM_CLASSES:
@@ -160,6 +168,12 @@ def read_label_file(path: str | os.PathLike, num_frames: int) -> list[dict]:
         instances.append(
             {"class_id": cls - 1, "start_frame": start, "end_frame": end, "confidence": confidence}
         )
+        if len(instances) > num_frames:
+            # each instance spans frames of the video; more of them than frames is a damaged file
+            # (a real video of thousands of frames has tens of instances)
+            raise SkeletonFileError(
+                p, f"holds more action instances than the video's {num_frames} frames", where
+            )
     if not instances:
         raise SkeletonFileError(p, "holds no action instances")
     return instances
@@ -204,28 +218,41 @@ def _open(path: Path, label_file: str | os.PathLike | bool | None = None) -> Ske
         return SkeletonCollection.of(path, "pku_mmd", [seq], frames=len(frames))
 
     instances = read_label_file(label_path, len(frames))
-    names = class_names("pku51")
-    items = []
-    for k, inst in enumerate(instances, start=1):
-        clip = frames[inst["start_frame"] - 1 : inst["end_frame"]]
-        meta = dict(video_meta, instance=k, label_file=str(label_path))
+    video = _Instances(path, frames, video_meta, instances, label_path)
+    return SkeletonCollection(
+        path, "pku_mmd", len(instances), video.item, {"frames": len(frames), "label_file": str(label_path)}
+    )
+
+
+class _Instances:
+    """The action instances of one video, each cut from the frames when asked for: instances may
+    overlap, so copying every one up front could take many times the video's size."""
+
+    def __init__(
+        self, path: Path, frames: np.ndarray, video_meta: dict, instances: list[dict], label_path: Path
+    ) -> None:
+        self.path, self.frames, self.video_meta = path, frames, video_meta
+        self.instances, self.label_path = instances, label_path
+
+    def item(self, index: int) -> SkeletonSequence:
+        inst = self.instances[index]
+        k = index + 1
+        clip = self.frames[inst["start_frame"] - 1 : inst["end_frame"]]
+        meta = dict(self.video_meta, instance=k, label_file=str(self.label_path))
         meta.update(
             start_frame=inst["start_frame"], end_frame=inst["end_frame"], confidence=inst["confidence"]
         )
-        items.append(
-            SkeletonSequence(
-                joints=np.array(_trim_bodies(clip)),  # a copy: instances may overlap
-                fps=FPS,
-                source_format="pku_mmd",
-                name=f"{stem}_{k:03d}",
-                path=str(path),
-                label=names[inst["class_id"]],
-                label_id=inst["class_id"],
-                dataset="pku51",
-                meta=meta,
-            )
+        return SkeletonSequence(
+            joints=np.array(_trim_bodies(clip)),  # a copy: instances may overlap
+            fps=FPS,
+            source_format="pku_mmd",
+            name=f"{self.path.stem}_{k:03d}",
+            path=str(self.path),
+            label=class_names("pku51")[inst["class_id"]],
+            label_id=inst["class_id"],
+            dataset="pku51",
+            meta=meta,
         )
-    return SkeletonCollection.of(path, "pku_mmd", items, frames=len(frames), label_file=str(label_path))
 
 
 def sniff_pku_mmd(path: Path) -> bool:

@@ -10,15 +10,27 @@ mapping to NTU-25 is a joint reordering plus the synthesised neck, hand tips and
 
 from __future__ import annotations
 
+import math
 import os
+import struct
+import warnings
+import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import scipy.io
-from scipy.io.matlab import MatReadError
 
 from engine.errors import SkeletonFileError
-from engine.io.base import SkeletonCollection, SkeletonFormat, check_finite, register_format, require_file
+from engine.io.base import (
+    SkeletonCollection,
+    SkeletonFormat,
+    check_finite,
+    check_position_range,
+    inflate_limit,
+    register_format,
+    require_file,
+)
 from engine.io.names import label_fields, label_from_name
 from engine.skeleton.layouts import to_ntu25
 from engine.types import SkeletonSequence
@@ -32,10 +44,133 @@ FPS = 30.0  # Kinect v1; the authors' page says "approximately 30 frames per sec
 _MAT_MAGIC = b"MATLAB"
 
 
+# MAT v5 data element types of a top-level variable: a matrix, or a matrix deflated into one
+# compressed element.
+_MI_MATRIX, _MI_COMPRESSED = 14, 15
+# MAT v4 data types by the P digit of a variable's type code: double, single, int32, int16, uint16,
+# uint8 (the v4 header has no other size information).
+_V4_ITEMSIZE = {0: 8, 1: 4, 2: 4, 3: 2, 4: 2, 5: 1}
+# whosmat's class names of arrays that load as numbers (logical loads as uint8)
+_NUMERIC_CLASSES = {
+    "double", "single", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "logical",
+}  # fmt: skip
+
+
+def _inflated_size(f: BinaryIO, compressed: int, limit: int) -> int:
+    """Bytes a zlib stream of ``compressed`` bytes at ``f``'s position inflates to, counted in
+    chunks and given up past ``limit`` (nothing is kept); a damaged stream counts as what it gave."""
+    inflater = zlib.decompressobj()
+    total, left = 0, compressed
+    try:
+        while left > 0 and not inflater.eof:
+            chunk = f.read(min(left, 1 << 16))
+            if not chunk:
+                break
+            left -= len(chunk)
+            while chunk and not inflater.eof:
+                total += len(inflater.decompress(chunk, 1 << 20))
+                if total > limit:
+                    return total
+                chunk = inflater.unconsumed_tail
+    except zlib.error:
+        pass  # scipy meets the same damage and reports it
+    return total
+
+
+def _check_declared_sizes(path: Path) -> None:
+    """Refuse a file whose variables claim more bytes than it holds, or inflate beyond
+    :func:`~engine.io.base.inflate_limit`, before scipy reads it: scipy allocates what a variable
+    declares and inflates a compressed variable whole, so a damaged or hostile file of a few kB could
+    otherwise take gigabytes and minutes."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(128)
+        if len(head) < 4:
+            return  # scipy says "truncated"
+        if 0 in head[:4]:
+            _check_v4_sizes(path, f, size)
+            return
+        if (
+            len(head) < 128
+            or head[126:128] not in (b"IM", b"MI")
+            or head[124:126] not in (b"\x00\x01", b"\x01\x00")
+        ):
+            return  # not v5 (v7.3 is HDF5): scipy refuses it with its own words
+        order = "<" if head[126:128] == b"IM" else ">"
+        # one budget for the whole file: counting each variable against its own would let many
+        # small ones add up to gigabytes of inflating
+        limit = inflate_limit(size)
+        inflated, offset = 0, 128
+        while offset + 8 <= size:
+            f.seek(offset)
+            mdtype, count = struct.unpack(order + "II", f.read(8))
+            end = offset + 8 + count
+            if end > size:
+                raise SkeletonFileError(
+                    path,
+                    f"a variable at byte {offset} claims {count:,} bytes, the file holds "
+                    f"{size - offset - 8:,} after it (truncated or damaged)",
+                )
+            if mdtype == _MI_COMPRESSED:
+                inflated += _inflated_size(f, count, limit - inflated)
+                if inflated > limit:
+                    raise SkeletonFileError(
+                        path,
+                        f"its compressed variables inflate from {size:,} to over {limit:,} bytes (a damaged "
+                        "or hostile file; UTD-MHAD files are ~20 kB)",
+                    )
+            if count == 0:
+                return  # scipy refuses an empty element
+            offset = end
+
+
+def _check_v4_sizes(path: Path, f: BinaryIO, size: int) -> None:
+    """The MAT v4 variant of :func:`_check_declared_sizes`: each variable's rows x columns x element
+    size must fit in what follows its header."""
+    offset = 0
+    while offset + 20 <= size:
+        f.seek(offset)
+        raw = f.read(20)
+        order = "<" if 0 <= struct.unpack("<i", raw[:4])[0] < 5000 else ">"  # as scipy guesses it
+        mopt, rows, cols, imag, name_len = struct.unpack(order + "iiiii", raw)
+        if not 0 <= mopt < 5000 or min(rows, cols, name_len) < 0:
+            return  # scipy refuses the header itself
+        need = rows * cols * _V4_ITEMSIZE.get(mopt // 10 % 10, 8) * (2 if imag == 1 else 1)
+        data_at = offset + 20 + name_len
+        if data_at + need > size:
+            raise SkeletonFileError(
+                path,
+                f"a MATLAB v4 variable at byte {offset} declares {rows:,} x {cols:,} values, more than the "
+                f"{max(size - data_at, 0):,} bytes after it hold (truncated or damaged)",
+            )
+        offset = data_at + need
+
+
 def _load_d_skel(path: Path) -> np.ndarray:
     """The raw ``d_skel`` array of ``path``; every failure becomes a :class:`SkeletonFileError`."""
+    _check_declared_sizes(path)
     try:
-        contents = scipy.io.loadmat(path, variable_names=[FIELD])
+        with warnings.catch_warnings():
+            # scipy warns of duplicate or unreadable variables and goes on; what it loads is checked
+            warnings.simplefilter("ignore")
+            variables = scipy.io.whosmat(path)
+            declared = [(shape, kind) for name, shape, kind in variables if name == FIELD]
+            if declared:
+                shape, kind = declared[-1]
+                if kind not in _NUMERIC_CLASSES:
+                    raise SkeletonFileError(path, f"is not a numeric array (holds {kind})", FIELD)
+                # 16 bytes: complex double, the largest element; the data must fit in the file
+                # (or, deflated, in its bounded inflation)
+                limit = inflate_limit(path.stat().st_size)
+                if math.prod(shape) * 16 > limit:
+                    raise SkeletonFileError(
+                        path,
+                        f"declares a {' x '.join(map(str, shape))} array, more than the file can hold",
+                        FIELD,
+                    )
+            contents = scipy.io.loadmat(path, variable_names=[FIELD])
+    except SkeletonFileError:
+        raise
     except Exception as exc:
         # scipy's MAT parser reports damaged files with whatever its decoder hits first (MatReadError,
         # ValueError, zlib.error, TypeError, OverflowError, NotImplementedError for v7.3/HDF5 ...),
@@ -44,12 +179,8 @@ def _load_d_skel(path: Path) -> np.ndarray:
             path, f"not a readable MATLAB v5 .mat file ({type(exc).__name__}: {exc})"
         ) from exc
     if FIELD not in contents:
-        try:
-            names = sorted(name for name, _, _ in scipy.io.whosmat(path))
-        except (ValueError, TypeError, OSError, MatReadError):
-            # listing is a courtesy: loadmat has just parsed this file, so this is not expected
-            names = []
-        found = ", ".join(names) if names else "none"
+        names = sorted(name for name, _, _ in variables)
+        found = (", ".join(names[:20]) + (", ..." if len(names) > 20 else "")) if names else "none"
         raise SkeletonFileError(path, f"no variable '{FIELD}' (variables found: {found})", FIELD)
     return contents[FIELD]
 
@@ -100,6 +231,7 @@ def read_utd_mhad(path: str | os.PathLike) -> SkeletonSequence:
     with np.errstate(over="ignore", invalid="ignore"):
         joints = to_ntu25(frames, LAYOUT)[:, None]
     check_finite(p, joints, f"{FIELD} (beyond float32 range)")
+    check_position_range(p, joints, FIELD)
     named = label_from_name(p.name)
     return SkeletonSequence(
         joints=joints,

@@ -374,7 +374,8 @@ def _genuinely_valid(data: bytes) -> bool:
                 value = float(text)
             except ValueError:
                 return False
-            if "_" in text or not math.isfinite(value) or (k > 0 and abs(value) > 1e38):
+            # coordinates: positions in metres (engine.io.base.MAX_ABS_METRES)
+            if "_" in text or not math.isfinite(value) or (k > 0 and abs(value) > 100):
                 return False
     return True
 

@@ -343,6 +343,8 @@ def _genuinely_valid(data: bytes) -> bool:
             return False
         if not all(np.isfinite(values)):
             return False
+        if max(abs(v) for i, v in enumerate(values) if i % 4 != 3) > 100:  # x y z in metres, not state
+            return False
         tracked = tracked or any(abs(v) > 1e-10 for v in values)
     return tracked
 

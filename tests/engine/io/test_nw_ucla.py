@@ -238,6 +238,8 @@ def _genuinely_valid(data: bytes) -> bool:
                 return False
             if not all(type(v) in (int, float) and math.isfinite(v) for v in joint):
                 return False
+            if max(abs(v) for v in joint) > 100:  # positions in metres (MAX_ABS_METRES)
+                return False
     return True
 
 
