@@ -3,14 +3,17 @@
 A bundle (the architecture) holds the skeleton encoder's and the method's weights, their resolved
 configs, the preprocessing, the text encoder and text mode, the class set and split it was trained
 on, the layout its training data came from ("train as you infer"), the streaming window, a model
-card, a format version and the sha256 of the weights.
+card, a format version, the sha256 of the weights and the sha256 of all that (the manifest, whose
+``weights_sha256`` covers the weights).
 
 File format: a `safetensors <https://github.com/huggingface/safetensors>`_ file. Tensors are named
 ``encoder.*`` and ``method.*``; everything else is one JSON document in the header's
 ``__metadata__["zsar_bundle"]``. Opening a bundle never runs code from it: no pickle anywhere, and
 a file that looks like a pickle or a torch zip checkpoint is refused before anything parses it.
-Every way a file can be wrong (missing, truncated, damaged header, altered weights, weights that do
-not fit the configs, a newer format) is a :class:`~engine.errors.ModelFileError` naming the file.
+Every way a file can be wrong (missing, truncated, damaged header or tensor entries, altered
+manifest or weights, NaN weights, configs out of range or naming unknown entries, weights that do
+not fit the configs, a newer format) is a one-line :class:`~engine.errors.ModelFileError` naming the
+file, found before anything is built from the file (:mod:`engine.bundle_checks`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import struct
 import time
@@ -25,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -34,9 +39,14 @@ from engine.skeleton.preprocess import PreprocessConfig
 from engine.types import ClassSet
 
 FORMAT = "zsar-bundle"
-FORMAT_VERSION = 1
+#: 2: the manifest is sealed by ``bundle_sha256`` (1: only the weights had a digest).
+FORMAT_VERSION = 2
+_OLDEST_VERSION = 1
 SUFFIX = ".zsar"
-_MAX_HEADER = 64 * 1024 * 1024  # a header past this is not a bundle's (ours are a few kB)
+_DIGEST_FIELD = "bundle_sha256"
+_MAX_HEADER = 16 * 1024 * 1024  # a header past this is not a bundle's (ours are tens of kB)
+_MAX_FILE = 1 << 30  # the largest shipped architecture is tens of MB; loading holds about 3x the file
+_MAX_DEPTH = 32  # JSON nesting; a manifest needs about 5
 
 
 @dataclass(frozen=True)
@@ -191,6 +201,23 @@ def weights_digest(tensors: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
+def manifest_digest(manifest: dict[str, Any]) -> str:
+    """sha256 of the manifest's canonical JSON (sorted keys, no spaces, ASCII), without its own
+    ``bundle_sha256``. The manifest holds ``weights_sha256``, so this one digest covers the whole
+    bundle: configs, class set, card and, through that field, every weight."""
+    body = {k: v for k, v in manifest.items() if k != _DIGEST_FIELD}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def seal_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``manifest`` (as JSON gives it back) carrying its :func:`manifest_digest`: what
+    :func:`save_bundle` writes, and what a tool that edits a manifest on purpose re-seals it with."""
+    sealed = json.loads(json.dumps(manifest))  # the digest is of what a reader will parse: str keys, lists
+    sealed[_DIGEST_FIELD] = manifest_digest(sealed)
+    return sealed
+
+
 def save_bundle(bundle: Bundle, path: str | os.PathLike) -> str:
     """Write ``bundle`` to ``path`` atomically; returns the weights' sha256."""
     from safetensors.torch import save
@@ -200,23 +227,127 @@ def save_bundle(bundle: Bundle, path: str | os.PathLike) -> str:
     manifest = bundle.manifest()
     manifest["weights_sha256"] = digest
     manifest["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    blob = save(tensors, metadata={"zsar_bundle": json.dumps(manifest, sort_keys=True)})
+    blob = save(tensors, metadata={"zsar_bundle": json.dumps(seal_manifest(manifest), sort_keys=True)})
     atomic_write_bytes(path, blob)
     bundle.weights_sha256 = digest
     return digest
 
 
 def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
-    """The JSON manifest of a bundle, checked for safety and format, without loading weights."""
+    """The JSON manifest of a bundle, checked for safety, format and integrity, without loading weights."""
     manifest, _ = _read(path, weights=False)
     return manifest
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+# safetensors dtype -> (torch dtype, bytes per element): the ones a module's state can hold
+_DTYPES: dict[str, tuple[torch.dtype, int]] = {
+    "BOOL": (torch.bool, 1), "U8": (torch.uint8, 1), "I8": (torch.int8, 1), "I16": (torch.int16, 2),
+    "I32": (torch.int32, 4), "I64": (torch.int64, 8), "F16": (torch.float16, 2), "BF16": (torch.bfloat16, 2),
+    "F32": (torch.float32, 4), "F64": (torch.float64, 8),
+}
+_MAX_RANK = 8
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # JSON readers disagree on repeated keys (the first or the last wins): a file with any is refused
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        raise _DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
+    return out
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of parsed JSON, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, (dict, list)):
+            deepest = max(deepest, d)
+            if d <= _MAX_DEPTH:  # deeper is refused anyway: no need to walk it all
+                stack.extend((c, d + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return deepest
+
+
+def _parse_json(path: Path, text: str | bytes, what: str) -> Any:
+    try:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
+        value = json.loads(text, object_pairs_hook=_no_duplicates)
+    except _DuplicateKey as exc:
+        raise ModelFileError(path, f"damaged {what}: the key {str(exc)[:80]!r} appears twice") from None
+    except RecursionError:
+        raise ModelFileError(path, f"damaged {what}: JSON nested more than {_MAX_DEPTH} levels deep") from None
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise ModelFileError(path, f"damaged {what} (not valid JSON)") from None
+    if _depth(value) > _MAX_DEPTH:
+        raise ModelFileError(path, f"damaged {what}: JSON nested more than {_MAX_DEPTH} levels deep")
+    return value
+
+
+def _tensor_entries(path: Path, header: dict[str, Any],
+                    data_len: int) -> dict[str, tuple[torch.dtype, tuple[int, ...]]]:
+    """Check every tensor entry of a safetensors header the way the format requires (a known dtype, a
+    shape of non-negative ints, ``data_offsets`` [begin, end] inside the data section holding exactly
+    shape x dtype bytes, the entries tiling the data section without gap or overlap); returns each
+    tensor's dtype and shape."""
+    out: dict[str, tuple[torch.dtype, tuple[int, ...]]] = {}
+    spans: list[tuple[int, int, str]] = []
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        where = f"damaged header: tensor {name[:80]!r}"
+        if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
+            raise ModelFileError(path, f"{where} is not a dtype, shape and data_offsets entry")
+        dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+        if not isinstance(dtype, str) or dtype not in _DTYPES:
+            raise ModelFileError(path, f"{where} has dtype {str(dtype)[:20]!r} "
+                                       f"(a bundle holds {', '.join(_DTYPES)})")
+        if (not isinstance(shape, list) or len(shape) > _MAX_RANK
+                or not all(type(d) is int and d >= 0 for d in shape)):
+            raise ModelFileError(path, f"{where} has a shape that is not a list of at most {_MAX_RANK} "
+                                       f"non-negative integers")
+        if (not isinstance(offsets, list) or len(offsets) != 2 or not all(type(o) is int for o in offsets)
+                or not 0 <= offsets[0] <= offsets[1]):
+            raise ModelFileError(path, f"{where} has data_offsets that are not two integers 0 <= begin <= end")
+        begin, end = offsets
+        if end > data_len:
+            raise ModelFileError(path, f"truncated: tensor {name[:80]!r} ends at byte {end} of the weights, "
+                                       f"the file holds {data_len}")
+        torch_dtype, itemsize = _DTYPES[dtype]
+        size = math.prod(shape) * itemsize
+        if end - begin != size:
+            raise ModelFileError(path, f"{where} spans {end - begin} bytes, its shape and dtype need {size}")
+        out[name] = (torch_dtype, tuple(shape))
+        spans.append((begin, end, name))
+    position = 0
+    for begin, end, name in sorted(spans):
+        if begin != position:
+            kind = "overlaps the tensor before it" if begin < position else "leaves a gap before it"
+            raise ModelFileError(path, f"damaged header: tensor {name[:80]!r} {kind} (data_offsets)")
+        position = end
+    if position != data_len:
+        raise ModelFileError(path, f"damaged: the tensors fill {position} bytes of a {data_len}-byte weights section")
+    return out
 
 
 def _read(path: str | os.PathLike, weights: bool) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(path, "no such bundle file")
-    data = path.read_bytes()
+    try:
+        size = path.stat().st_size
+        if size > _MAX_FILE:
+            raise ModelFileError(path, f"{size} bytes: larger than any zsar bundle ({_MAX_FILE} at most)")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelFileError(path, f"cannot be read ({exc.strerror or exc})") from None
     if len(data) < 10:
         raise ModelFileError(path, f"empty or truncated ({len(data)} bytes): not a zsar bundle")
     if data[:2] == b"PK":
@@ -233,23 +364,32 @@ def _read(path: str | os.PathLike, weights: bool) -> tuple[dict[str, Any], dict[
         raise ModelFileError(path, "not a zsar bundle (no safetensors header)")
     if 8 + header_len > len(data):
         raise ModelFileError(path, f"truncated: the header says {header_len} bytes, the file has {len(data) - 8}")
-    try:
-        header = json.loads(data[8 : 8 + header_len])
-        manifest = json.loads(header["__metadata__"]["zsar_bundle"])
-    except (ValueError, KeyError, TypeError):
-        raise ModelFileError(path, "damaged header, or a safetensors file that is not a zsar bundle") from None
+    header = _parse_json(path, data[8 : 8 + header_len], "header")
+    meta = header.get("__metadata__") if isinstance(header, dict) else None
+    if not isinstance(meta, dict) or not isinstance(meta.get("zsar_bundle"), str):
+        raise ModelFileError(path, "a safetensors file that is not a zsar bundle (or its header is damaged)")
+    if not all(isinstance(v, str) for v in meta.values()):
+        raise ModelFileError(path, "damaged header: __metadata__ values must be strings")
+    manifest = _parse_json(path, meta["zsar_bundle"], "manifest")
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ModelFileError(path, "a safetensors file that is not a zsar bundle")
     version = manifest.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if type(version) is not int or version < _OLDEST_VERSION:
+        raise ModelFileError(path, f"damaged manifest: format_version {str(version)[:20]!r} never existed")
+    if version > FORMAT_VERSION:
         raise ModelFileError(path, f"bundle format version {version} is newer than this zsar-studio "
                                    f"reads ({FORMAT_VERSION}); update zsar-studio")
+    # Version 1 bundles (before the manifest digest) are still read: their weights are checked by
+    # weights_sha256 and everything else by check_manifest; only a change to the card or another
+    # value within range would pass. Version 2 seals the whole manifest; a sealed manifest is checked
+    # whatever version it says (a damaged version number must not switch the check off).
+    if (version >= 2 or _DIGEST_FIELD in manifest) and manifest.get(_DIGEST_FIELD) != manifest_digest(manifest):
+        raise ModelFileError(path, "the manifest does not match its sha256: the file is damaged or was altered")
+    if not isinstance(manifest.get("weights_sha256"), str):
+        raise ModelFileError(path, "damaged manifest: no weights_sha256")
+    entries = _tensor_entries(path, header, len(data) - 8 - header_len)
     if not weights:
         return manifest, {}
-    # Sizes first: safetensors would report a short file as a generic error.
-    end = max((max(v["data_offsets"]) for k, v in header.items() if k != "__metadata__"), default=0)
-    if 8 + header_len + end > len(data):
-        raise ModelFileError(path, f"truncated: weights end at byte {8 + header_len + end}, the file has {len(data)}")
     from safetensors import SafetensorError
     from safetensors.torch import load
 
@@ -257,45 +397,45 @@ def _read(path: str | os.PathLike, weights: bool) -> tuple[dict[str, Any], dict[
         tensors = load(data)
     except (SafetensorError, ValueError, RuntimeError) as exc:
         raise ModelFileError(path, f"damaged weights ({exc})") from None
+    if {k: (v.dtype, tuple(v.shape)) for k, v in tensors.items()} != entries:
+        raise ModelFileError(path, "damaged weights: the tensors read differ from the header")
     digest = weights_digest(tensors)
-    if digest != manifest.get("weights_sha256"):
+    if digest != manifest["weights_sha256"]:
         raise ModelFileError(path, "weights do not match their sha256: the file is damaged or was altered")
+    for name in sorted(tensors):
+        t = tensors[name]
+        if t.is_floating_point() and not _finite(t):
+            # a run that diverged saves NaN weights with a valid digest; they would score NaN
+            raise ModelFileError(path, f"weights hold NaN or infinite values (first in tensor {name!r})")
     return manifest, tensors
 
 
+def _finite(t: torch.Tensor) -> bool:
+    # numpy: torch's isfinite is many times slower on a busy CPU (thread start-up per small tensor)
+    a = t.float().numpy() if t.dtype == torch.bfloat16 else t.numpy()
+    return bool(np.isfinite(a).all())
+
+
 def load_bundle(path: str | os.PathLike, device: str | torch.device = "cpu") -> Bundle:
-    """Load a bundle; every problem with the file is a :class:`ModelFileError` naming it."""
-    from engine.encoders import create_skeleton_encoder
-    from engine.methods import create_method
+    """Load a bundle; every problem with the file is a :class:`ModelFileError` naming it.
+
+    The manifest is checked whole (types, ranges, registry keys) and the modules it describes are
+    compared with the stored weights on the ``meta`` device before anything is built for real
+    (:mod:`engine.bundle_checks`).
+    """
+    from engine.bundle_checks import build_modules, check_manifest
 
     manifest, tensors = _read(path, weights=True)
-    try:
-        enc_name = manifest["encoder"]["name"]
-        encoder = create_skeleton_encoder(enc_name, manifest["encoder"]["config"])
-        m = manifest["method"]
-        method = create_method(m["name"], m["config"], m["feature_dim"], m["text_dim"])
-        preprocess = PreprocessConfig.from_dict(manifest["preprocess"])
-        text = TextConfig.from_dict(manifest["text"])
-        class_set = ClassSet.from_dict(manifest["class_set"])
-        streaming = StreamingConfig.from_dict(manifest.get("streaming") or {})
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelFileError(path, f"configs do not describe a usable model ({type(exc).__name__}: {exc})") from None
-    if getattr(encoder, "feature_dim", m["feature_dim"]) != m["feature_dim"]:
-        raise ModelFileError(path, f"encoder gives {encoder.feature_dim}-d features, method expects {m['feature_dim']}")
-    for prefix, module in (("encoder.", encoder), ("method.", method)):
-        state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-        try:
-            module.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            first = str(exc).strip().splitlines()[0:2]
-            raise ModelFileError(path, f"{prefix[:-1]} weights do not fit its config: {' '.join(first)}") from None
-    encoder.to(device).eval()
-    method.to(device).eval()
+    parts = check_manifest(path, manifest)
+    encoder, method = build_modules(path, parts, tensors)
+    del tensors
+    encoder.to(device)
+    method.to(device)
     return Bundle(
-        encoder_name=enc_name, encoder=encoder, method_name=m["name"], method=method, preprocess=preprocess,
-        text=text, class_set=class_set, split=manifest.get("split") or {},
-        train_layout=manifest.get("train_layout", "ntu25"), streaming=streaming, card=manifest.get("card") or {},
-        calibration=manifest.get("calibration") or {}, weights_sha256=manifest["weights_sha256"], path=str(path),
+        encoder_name=parts.encoder_name, encoder=encoder, method_name=parts.method_name, method=method,
+        preprocess=parts.preprocess, text=parts.text, class_set=parts.class_set, split=parts.split,
+        train_layout=parts.train_layout, streaming=parts.streaming, card=parts.card,
+        calibration=parts.calibration, weights_sha256=manifest["weights_sha256"], path=str(path),
     )
 
 

@@ -62,8 +62,11 @@ class ModelFileError(ZsarError, ValueError):
 
     def __init__(self, path: str | os.PathLike, reason: str) -> None:
         self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+        # One line whatever the cause wrapped: the CLI prints the message as its only line and the GUI
+        # shows it in a one-line message bar, but reasons quote other libraries' multi-line errors.
+        self.reason = one_line(str(reason))
+        shown = self.path if not _LINE_BREAKS.search(self.path) else repr(self.path)[1:-1]
+        super().__init__(f"{shown}: {self.reason}")
 
 
 class TextEncoderError(ZsarError, RuntimeError):

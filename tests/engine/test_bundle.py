@@ -10,7 +10,7 @@ import struct
 import pytest
 import torch
 
-from engine.bundle import load_bundle, read_manifest, save_bundle
+from engine.bundle import load_bundle, read_manifest, save_bundle, seal_manifest
 from engine.errors import ModelFileError
 from tests.engine.fixtures import small_bundle
 
@@ -103,12 +103,12 @@ def test_other_files_missing_empty_and_foreign_safetensors(tmp_path):
 
 
 def _rewrite(path, out, change):
-    """Re-save a bundle with its manifest changed and its digest kept valid."""
+    """Re-save a bundle with its manifest changed and its digests kept valid."""
     from safetensors.torch import load_file, save_file
 
     manifest = read_manifest(path)
     change(manifest)
-    save_file(load_file(path), out, metadata={"zsar_bundle": json.dumps(manifest)})
+    save_file(load_file(path), out, metadata={"zsar_bundle": json.dumps(seal_manifest(manifest))})
 
 
 def test_mismatched_configs(saved, tmp_path):
