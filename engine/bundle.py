@@ -1,6 +1,6 @@
 """Bundles: one self-describing file that the app and ``zsar recognize`` load without the trainer.
 
-A bundle (the architecture) holds the skeleton encoder's and the method's weights, their resolved
+A bundle (docs/architecture.md#bundles) holds the skeleton encoder's and the method's weights, their resolved
 configs, the preprocessing, the text encoder and text mode, the class set and split it was trained
 on, the layout its training data came from ("train as you infer"), the streaming window, a model
 card, a format version, the sha256 of the weights and the sha256 of all that (the manifest, whose

@@ -2,7 +2,7 @@
 
 One loop serves the app's Live tab (on a worker thread), ``zsar recognize VIDEO`` and ``zsar bench
 pose``, so what the benchmark measures is what the window runs. Frames go to the pose estimator as
-they come (never mirrored: our MediaPipe and Qt measurements); the recognizer gets one NTU-25 frame per
+they come (never mirrored: docs/live_input.md#mirroring-is-for-display-only); the recognizer gets one NTU-25 frame per
 video frame, or None when nobody is found, and answers every ``stride`` frames.
 """
 

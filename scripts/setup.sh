@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Qt's xcb platform, OpenGL under Xvfb (our MediaPipe and Qt measurements): the full list for a bare Debian 12.
+# Qt's xcb platform, OpenGL under Xvfb (docs/live_input.md#qt-and-opengl-without-a-screen): the full list for a bare Debian 12.
 APT_PACKAGES="xvfb xauth libgl1 libegl1 libglx-mesa0 libgl1-mesa-dri libxkbcommon0 libxkbcommon-x11-0
 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-randr0
 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 libxcb-shm0 libxcb-sync1 libxcb-glx0 libx11-xcb1

@@ -40,7 +40,7 @@ class TextSpec:
 
 @dataclass(frozen=True)
 class GateSpec:
-    """The GZSL gate (the papers and their official code): searched on the validation fold unless fixed."""
+    """The GZSL gate (docs/methods.md#the-gzsl-gate): searched on the validation fold unless fixed."""
 
     variant: str = "sa_dvae"
     threshold: float | None = None

@@ -1,6 +1,6 @@
 """Evaluation metrics for zero-shot and generalized zero-shot action recognition (numpy only).
 
-* ZSL (the papers and their official code): :func:`top1` over the unseen-class test samples, classified among
+* ZSL (docs/methods.md#setting-and-metrics): :func:`top1` over the unseen-class test samples, classified among
   the unseen classes only.
 * GZSL: :func:`gzsl_accuracies` gives the seen accuracy S, the unseen accuracy U and their
   :func:`harmonic_mean` H = 2SU / (S + U), computed as the ZSSAR reference code computes them

@@ -122,7 +122,7 @@ class EncoderClassifier(nn.Module):
 
 
 class EncoderTextAligner(nn.Module):
-    """A skeleton encoder trained end to end through PGFA's adapter and KL loss (the papers and their official code):
+    """A skeleton encoder trained end to end through PGFA's adapter and KL loss (docs/methods.md#pgfa):
     the batch's skeletons are encoded and handed to the method's ``training_step`` as features. No
     augmentation, as the official training. ``head`` gives the seen-class logits the GZSL gate reads
     (the adapter's cosine to the seen texts, scaled), so extract_features needs no special case.

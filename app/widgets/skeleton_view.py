@@ -2,7 +2,7 @@
 camera (drag to orbit, wheel to zoom: pyqtgraph's GLViewWidget).
 
 pyqtgraph's GL world is z-up and NTU's camera space is y-up with x to the sensor's left
-(our MediaPipe and Qt measurements): a joint ``(x, y, z)`` is drawn at ``(-x, z, y)``, a proper rotation
+(docs/live_input.md#the-3d-view): a joint ``(x, y, z)`` is drawn at ``(-x, z, y)``, a proper rotation
 (no mirror), so people stand upright and the default camera looks at them as the sensor did.
 Items are built once; :meth:`SkeletonView.set_frame` only moves them (style principle 7).
 """
@@ -30,7 +30,7 @@ class SkeletonView(gl.GLViewWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.setMinimumSize(240, 240)  # a 0x0 GL widget captures nothing (our MediaPipe and Qt measurements)
+        self.setMinimumSize(240, 240)  # a 0x0 GL widget captures nothing (docs/live_input.md#the-3d-view)
         self.setBackgroundColor((18, 20, 26))
         grid = gl.GLGridItem()
         grid.setSize(4, 4)

@@ -1,6 +1,6 @@
 """The camera or video picture with the pose landmarks on it, mirrored like a mirror for display only.
 
-Pose estimation always sees the frame as captured (our MediaPipe and Qt measurements: a mirrored frame
+Pose estimation always sees the frame as captured (docs/live_input.md#mirroring-is-for-display-only: a mirrored frame
 flips the skeleton's chirality); only this view flips it, so a user who raises their right hand sees
 the hand on the right side of the picture, as in a mirror.
 """

@@ -4,7 +4,7 @@ CVPR 2020), in pure PyTorch: no CUDA extension to build (a common complaint abou
 Follows the official code, kchengiva/Shift-GCN ``model/shift_gcn.py`` (``Shift_gcn``, ``Shift_tcn``,
 ``TCN_GCN_unit``, ``Model``) and its temporal shift op ``model/Temporal_shift/cuda/shift.py`` +
 ``shift_cuda_kernel.cu``. Ten units 3 -> 64, 64, 64, 64, 128 (s2), 128, 128, 256 (s2), 256, 256;
-mean over time and joints, then over bodies -> 256-d (the SynSE / SA-DVAE features, the papers and their official code).
+mean over time and joints, then over bodies -> 256-d (the SynSE / SA-DVAE features, docs/methods.md#skeleton-encoders).
 
 **Spatial shift** (``Shift_gcn``): the official code flattens ``(N*T, V*C)`` and gathers with
 ``index_select`` along precomputed indices ``shift_in[i*C + j] = (i*C + j + j*C) % (C*V)`` before the

@@ -1,6 +1,6 @@
 """PKU-MMD part I skeleton files (``XXXX-V.txt``), cut into action instances by their label file.
 
-Format (the papers and their official code item 6; the README of the PKU-MMD release): one line per frame of a long
+Format (docs/data_formats.md#item-6-pku-mmd-raw-files; the README of the PKU-MMD release): one line per frame of a long
 untrimmed Kinect v2 video (30 fps), 150 numbers: person 1 joints 1-25 ``x y z``, then person 2, zeros
 when absent; the joints are in NTU-25 (Kinect v2) order and metres. The label file
 ``Train_Label_PKU_final/XXXX-V.txt`` holds one action instance a line,

@@ -1,6 +1,6 @@
 """CADA-VAE (Schonfeld et al., CVPR 2019) as the SynSE repository runs it for skeletons.
 
-``skelemoa/synse-zsl:cada_vae/cada_vae_training.py`` (the papers and their official code): a skeleton VAE and a
+``skelemoa/synse-zsl:cada_vae/cada_vae_training.py`` (docs/methods.md#cada-vae): a skeleton VAE and a
 label-text VAE of the same latent size, cross-aligned (each decodes the other's latent), trained on
 single random mini-batches ("epochs" of the SynSE code are ``next(iter(train_loader))``) in cycles of
 1700 iterations (NTU-60 55/5) or 1900 (the other splits). At iteration i of a cycle::

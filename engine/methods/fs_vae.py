@@ -1,7 +1,7 @@
 """FS-VAE (Wu et al., ICCV 2025, arXiv 2506.22179): Frequency-Semantic enhanced VAE.
 
 As ``wenhanwu95/FS-VAE`` (``model.py``, ``train.py``, ``fsvae_60.sh``, ``fsvae_120.sh``; code base
-``EHZ9NIWI7/MSF-GZSSAR``) implements it (the papers and their official code): a CADA-VAE-style pair of VAEs on
+``EHZ9NIWI7/MSF-GZSSAR``) implements it (docs/methods.md#fs-vae): a CADA-VAE-style pair of VAEs on
 pre-extracted features, with two changes.
 
 * **Frequency enhancement** in both encoders (:class:`DCTEnhancement`): the orthonormal DCT-II of the
@@ -25,7 +25,7 @@ pre-extracted features, with two changes.
 
   lambda (``--lmd``) = 100 is both the sigmoids' temperature and a factor of the weight; alpha is 0.5
   (NTU-60 script) or 0.1 (NTU-120); ``--use_cr_fact 1`` gates the term with cr. Schedules are SynSE's
-  (section 2): ``k_fact = max(0.1 (i - 1000) / 3000, 0)``, ``cr = [i > cr_start]``, ``k_fact2 =
+  (docs/methods.md#the-synse-family-of-vaes): ``k_fact = max(0.1 (i - 1000) / 3000, 0)``, ``cr = [i > cr_start]``, ``k_fact2 =
   max(0.1 (i - cr_start) / 3000, 0) [c > 1]`` at iteration i of cycle c (CADA-VAE's k_fact2 differs).
 
 Where this differs from the code, and why:
@@ -45,7 +45,7 @@ Options: ``enhancement="weights_only"`` is the paper's ablation FS-VAE-dagger ("
 each band scaled by its learnable ``w_i`` alone (no k, no boost/damp rule; identity at init), an
 interpretation: the ablation is not in the released code. ``enhancement="none"`` is the code's
 ``dct_enhancement=False`` (plain linear encoders). The paper's own description of the band rule was not
-available to check against the code (the papers and their official code), so no separate paper variant is offered.
+available to check against the code (docs/methods.md#fs-vae), so no separate paper variant is offered.
 
 Unseen classifier, :meth:`prepare` and :meth:`scores` as the rest of the family
 (:mod:`engine.methods.vae_blocks`); both go through the enhanced encoders.

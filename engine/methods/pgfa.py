@@ -1,4 +1,4 @@
-"""PGFA (kaai520/PGFA, the papers and their official code): contrastive alignment of skeleton features to frozen
+"""PGFA (kaai520/PGFA, docs/methods.md#pgfa): contrastive alignment of skeleton features to frozen
 text embeddings with the KL loss, and prototype-guided text feature alignment at test time.
 
 What this module holds is the part that works on features:
@@ -46,7 +46,7 @@ PROTOTYPE_MODES = ("transductive", "none")
 
 @dataclasses.dataclass(frozen=True)
 class PGFAConfig(MethodConfig):
-    """Defaults: ``kaai520/PGFA:main.py`` NTU-60 (the papers and their official code)."""
+    """Defaults: ``kaai520/PGFA:main.py`` NTU-60 (docs/methods.md#pgfa)."""
 
     lr: float = 0.05  # 0.005 for NTU-120
     batch_size: int = 128

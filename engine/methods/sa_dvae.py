@@ -1,7 +1,7 @@
 """SA-DVAE (Li et al., ECCV 2024, arXiv 2407.13460) and the two ablations of its paper.
 
 Semantic Alignment via Disentangled VAEs, as ``pha123661/SA-DVAE`` (``model.py``, ``train.py``)
-implements it (the papers and their official code):
+implements it (docs/methods.md#sa-dvae):
 
 * a skeleton VAE whose latent is split into a semantic part z_r (the first ``ls`` dimensions,
   aligned with the text) and a style part z_v (the last ``ils``), decoded from ``[z_r, z_v]``; a text

@@ -1,6 +1,6 @@
 """SCALE (Oraki, Ding, Liang, ICPR 2026, arXiv 2604.02222): zero-shot recognition as class-conditional
 energy ranking with a text-conditioned CVAE. No code is public; this is built from the abstract and
-a summary (the papers and their official code). What the abstract fixes:
+a summary (docs/methods.md#scale). What the abstract fixes:
 
 * frozen text representations parameterise both the latent **prior** ``p(z | t_c)`` and the
   **decoder** ``p(x | z, t_c)``; the posterior ``q(z | x)`` sees only the skeleton;
@@ -54,7 +54,7 @@ SCORE_CHUNK = 256  # test samples scored at once: (chunk, K, D) decoder outputs 
 
 @dataclass(frozen=True)
 class ScaleConfig(MethodConfig):
-    """No published hyperparameters (the papers and their official code): the choices are ours, see the module."""
+    """No published hyperparameters (docs/methods.md#scale): the choices are ours, see the module."""
 
     lr: float = 1e-3
     batch_size: int = 64

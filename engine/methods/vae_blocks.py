@@ -2,15 +2,15 @@
 repository), SA-DVAE and its ablations, and later FS-VAE and SynSE itself.
 
 Follows ``skelemoa/synse-zsl:synse/synse.py`` and ``pha123661/SA-DVAE:model.py``, ``train.py``
-(the papers and their official code), quirks included:
+(docs/methods.md#reproduction-quirks), quirks included:
 
 * an :class:`Encoder` has no hidden layer: two linear heads give mu and log sigma^2;
-* a :class:`Decoder` is Linear + ReLU, the ReLU on the output (section 11.2);
+* a :class:`Decoder` is Linear + ReLU, the ReLU on the output (docs/methods.md#reproduction-quirks, quirk 2);
 * every Linear starts Xavier-uniform with gain 0.5 and a zero bias;
 * :func:`gaussian_noise` draws **one scalar per sample** (per latent block), broadcast over the
-  block's dimensions (section 11.1); one draw per dimension is an option;
+  block's dimensions (docs/methods.md#reproduction-quirks, quirk 1); one draw per dimension is an option;
 * :func:`code_kl` is the code's ``KL_divergence``, which is **minus** the KL divergence averaged over
-  the batch (section 11.4); the losses here add ``-code_kl``, which is what ``loss -= f * KL`` does;
+  the batch (docs/methods.md#reproduction-quirks, quirk 4); the losses here add ``-code_kl``, which is what ``loss -= f * KL`` does;
 * the unseen-class classifier is ``MLP([latent, k])`` = Linear + ReLU (ReLU on the logits, 11.2),
   trained with Adam (lr 1e-3) for 300 full-batch steps of cross-entropy on 500 samples per unseen
   class drawn from the text encoder's posterior (:func:`fit_unseen_classifier`).
@@ -128,7 +128,7 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor) ->
 def code_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """The official ``KL_divergence``: ``0.5 * sum(1 + logvar - mu^2 - exp(logvar)) / B``.
 
-    This is **minus** KL(q || N(0, I)) averaged over the batch (the papers and their official code); the
+    This is **minus** KL(q || N(0, I)) averaged over the batch (docs/methods.md#reproduction-quirks); the
     official losses subtract it. The methods here report ``-code_kl`` as ``kl_*`` and add it.
     """
     return 0.5 * torch.sum(-(mu**2) + 1 + logvar - torch.exp(logvar)) / mu.shape[0]
@@ -381,7 +381,7 @@ class VAEMethodConfig(MethodConfig):
         iterations_per_epoch: None: an epoch is one shuffled pass (SA-DVAE's cycles); an int: that
             many independent random mini-batches (the SynSE repository's "epochs").
         per_dimension_noise: one noise draw per latent dimension instead of the code's one per
-            sample (section 11.1), in training and in the classifier's samples.
+            sample (docs/methods.md#reproduction-quirks, quirk 1), in training and in the classifier's samples.
         classifier_samples_per_class, classifier_steps, classifier_lr: the unseen classifier's fit.
     """
 

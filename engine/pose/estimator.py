@@ -124,7 +124,7 @@ def check_frame(frame_rgb: np.ndarray) -> np.ndarray:
 # Guarded imports of the heavy backends
 # ---------------------------------------------------------------------------------------------
 # The non-headless OpenCV that mediapipe depends on (opencv-contrib-python) sets Qt variables on
-# import, pointing Qt at its own bundled Qt 5 plugins (our MediaPipe and Qt measurements): a known cause of
+# import, pointing Qt at its own bundled Qt 5 plugins (docs/live_input.md#opencv-beside-qt): a known cause of
 # "Could not load the Qt platform plugin" in a PySide6 app. Put back what was there before.
 _QT_VARS = ("QT_QPA_PLATFORM_PLUGIN_PATH", "QT_QPA_FONTDIR")
 

@@ -1,6 +1,6 @@
 """BlazePose through the MediaPipe Tasks API (``PoseLandmarker``), as a :class:`PoseEstimator`.
 
-Follows our MediaPipe and Qt measurements: the ``.task`` built from the mediapipe 0.10.21 wheel (see
+Follows docs/live_input.md#video-mode: the ``.task`` built from the mediapipe 0.10.21 wheel (see
 :mod:`engine.pose.model`) run by mediapipe >= 0.10.30. ``mediapipe`` is imported only when an
 estimator is created, so ``import engine.pose`` stays light.
 
@@ -85,7 +85,7 @@ class MediaPipePoseEstimator:
         )
         self._landmarker = vision.PoseLandmarker.create_from_options(options)
         # Closed by close(), or at the latest at interpreter exit, before module teardown: an
-        # unclosed PoseLandmarker prints a TypeError from its __del__ at exit (our MediaPipe and Qt measurements).
+        # unclosed PoseLandmarker prints a TypeError from its __del__ at exit (docs/live_input.md#video-mode).
         self._finalizer = weakref.finalize(self, _close_landmarker, self._landmarker)
         self._last_ts: int | None = None
 

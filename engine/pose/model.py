@@ -1,6 +1,6 @@
 """Provisioning the MediaPipe pose model (``pose_landmarker_full.task``) into the user's cache.
 
-mediapipe >= 0.10.30 ships no pose model (our MediaPipe and Qt measurements). :func:`provision_pose_model`
+mediapipe >= 0.10.30 ships no pose model (docs/live_input.md#the-pose-model). :func:`provision_pose_model`
 finds or makes one, in this order:
 
 1. a file the user gives (a ``.task``, or a mediapipe 0.10.21 ``.whl`` to build from, offline);

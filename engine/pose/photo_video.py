@@ -1,7 +1,7 @@
 """A video made of real photo frames: a photo of a person, slowly panned and zoomed, written with
 OpenCV. It stands in for a camera in tests and benchmarks (no camera, no video download here); the
 default photo is scikit-image's astronaut (Eileen Collins, NASA, public domain; it ships in the
-scikit-image wheel), the one our MediaPipe and Qt measurements measured MediaPipe on.
+scikit-image wheel), the one MediaPipe was measured on (docs/live_input.md#the-pose-model).
 """
 
 from __future__ import annotations

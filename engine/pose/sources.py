@@ -1,7 +1,7 @@
 """Frame sources for pose estimation: a video file or a camera, as iterators of ``(frame_rgb, timestamp_ms)``.
 
 Frames are ``uint8 (H, W, 3)`` **RGB** (OpenCV decodes BGR; converted here) and never mirrored:
-a selfie view is for display only (our MediaPipe and Qt measurements). Timestamps are integer
+a selfie view is for display only (docs/live_input.md#mirroring-is-for-display-only). Timestamps are integer
 milliseconds, increasing, ready for :meth:`engine.pose.PoseEstimator.estimate` in VIDEO mode:
 from the frame index and the file's frame rate for a video, from a monotonic clock for a camera.
 

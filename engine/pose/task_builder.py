@@ -3,7 +3,7 @@
 No mediapipe release since 0.10.30 ships a pose model, and the official ``.task`` lives on Google
 storage, which is often out of reach (offline machines, CI). The 0.10.21 wheel on PyPI still
 carries the two BlazePose TFLite models; the Tasks API accepts them once they are zipped as a
-``.task`` and given the input-normalisation metadata it needs (our MediaPipe and Qt measurements: the
+``.task`` and given the input-normalisation metadata it needs (docs/live_input.md#the-pose-model: the
 detector reads [-1, 1], the landmark model [0, 1], as in the legacy graphs).
 
 The bundle is byte-reproducible: ZIP_STORED entries with fixed dates, and the metadata writer is
@@ -26,7 +26,7 @@ from engine.pose.estimator import import_mediapipe
 logger = logging.getLogger(__name__)
 
 WHEEL_VERSION = "0.10.21"
-# The cp311 manylinux wheel this project was measured with (our MediaPipe and Qt measurements).
+# The cp311 manylinux wheel this project was measured with (docs/live_input.md#the-pose-model).
 KNOWN_WHEEL_NAME = "mediapipe-0.10.21-cp311-cp311-manylinux_2_28_x86_64.whl"
 KNOWN_WHEEL_SHA256 = "05dc4a9e593655a79558d05d6227d31018c2537a4bd3362b51e230cf22aecfe3"
 KNOWN_TASK_SHA256 = "b407cfcbeabf3060dce2b14d4e2d07f72e0af3f70cdeaa3b5248a411c5933b2d"

@@ -1,6 +1,6 @@
 """Joint layouts as data, and their mappings to NTU RGB+D 25 joints.
 
-Every source layout is converted to NTU-25 at the edge (the architecture) by a linear map: each
+Every source layout is converted to NTU-25 at the edge (docs/architecture.md#from-a-source-to-ntu-25) by a linear map: each
 NTU joint is a weighted sum of source joints. A joint the source measures is a copy (weight 1); a
 joint it lacks is *synthesised* by a documented rule, also a weighted sum (a midpoint, an
 interpolation along the spine, or an extrapolated finger), so the whole mapping is one
@@ -11,7 +11,7 @@ interpolation along the spine, or an extrapolated finger), so the whole mapping 
 model's training data was in (:func:`harmonise`): a model trained on Kinect v1, whose hand tips
 were copies of the hands, sees MediaPipe input whose hand tips are replaced by copies of the hands.
 
-Sources of the rules: our MediaPipe and Qt measurements (MediaPipe-33), the READMEs of the UTD-MHAD,
+Sources of the rules: docs/live_input.md#from-mediapipe-33-to-ntu-25 (MediaPipe-33), the READMEs of the UTD-MHAD,
 NW-UCLA and Bandai-Namco data (Kinect v1, mocap), Microsoft's Kinect v2 ``JointType`` order (NTU).
 """
 
@@ -173,7 +173,7 @@ def _mid(a: str, b: str) -> dict[str, float]:
 
 
 # ---------------------------------------------------------------------------------------------
-# MediaPipe BlazePose 33 (live input), our MediaPipe and Qt measurements
+# MediaPipe BlazePose 33 (live input), docs/live_input.md#from-mediapipe-33-to-ntu-25
 # ---------------------------------------------------------------------------------------------
 MP33_JOINTS = (
     "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
@@ -190,7 +190,7 @@ MP33_PARENTS = (
     -1, 23, 23, 24, 25, 26, 27, 28, 27, 28,
 )  # fmt: skip
 
-# The rules of our MediaPipe and Qt measurements. Hand = palm centre, halfway between the wrist and the
+# The rules of docs/live_input.md#from-mediapipe-33-to-ntu-25. Hand = palm centre, halfway between the wrist and the
 # knuckle midpoint k; hand tip = k + 0.8 (k - wrist), an extrapolated finger (MediaPipe has no
 # finger tips); spine mid halfway up the torso; neck between the shoulder line and the mouth.
 _MP_TO_NTU: dict[str, dict[str, float]] = {
@@ -314,7 +314,7 @@ BANDAI22_PARENTS = (-1, 0, 1, 2, 3, 4, 3, 6, 7, 8, 3, 10, 11, 12, 1, 14, 15, 16,
 
 # The BVH "Neck" joint is the base of the neck, ~3 cm above the shoulder joints (NTU
 # spine_shoulder), and "Head" the base of the head, ~6.5 cm higher (NTU neck). NTU's head is the
-# head centre, ~12 cm above its neck (our MediaPipe and Qt measurements): extrapolate along the neck,
+# head centre, ~12 cm above its neck (docs/live_input.md#from-mediapipe-33-to-ntu-25): extrapolate along the neck,
 # head = head_base + 2 (head_base - neck_base). "Hand" is the wrist: NTU hand, tip and thumb copy it
 # (the BVH has no finger joints).
 _BANDAI_TO_NTU: dict[str, dict[str, float]] = {

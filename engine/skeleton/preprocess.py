@@ -4,7 +4,7 @@ All functions take one sequence ``joints (T, M, 25, 3)`` (NTU axes, absent bodie
 :func:`preprocess` returns the encoder input ``(C=3, window, 25, M)``, i.e. one item of the
 ``(N, C, T, V, M)`` batch convention of :mod:`engine.types`.
 
-Styles (the papers and their official code):
+Styles (docs/architecture.md#from-ntu-25-to-scores):
 
 * ``"ctr_gcn"``: CTR-GCN / SGN NTU pipeline. Frames with no body are removed; the whole sequence,
   both actors, is translated so that the spine-mid joint of actor 1's first valid frame is the

@@ -1,7 +1,7 @@
 """Keeping huggingface_hub off the network unless the user allowed a download.
 
 Offline, a hub lookup that is allowed to try the network retries for about 46 s before it fails;
-with ``HF_HUB_OFFLINE=1`` it fails in 0.03 s (our text-encoder measurements). huggingface_hub reads the
+with ``HF_HUB_OFFLINE=1`` it fails in 0.03 s (docs/text_encoders.md#staying-offline). huggingface_hub reads the
 variable once, when it is first imported, into ``huggingface_hub.constants.HF_HUB_OFFLINE``, so
 setting the environment later has no effect on a process that already imported it: the context
 manager below sets both, and puts both back afterwards.

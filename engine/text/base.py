@@ -4,7 +4,7 @@ Every text encoder (MiniLM through sentence-transformers, CLIP through open_clip
 table) is a :class:`TextEncoder`. Its :attr:`~TextEncoder.id` names the encoder *and its weights*,
 because the on-disk cache (:mod:`engine.text.cached`) and bundles key on it: two encoders whose
 outputs can differ must never share an id. Outputs are numpy arrays, never torch tensors, so the
-GUI layer can hold them without importing torch (the architecture).
+GUI layer can hold them without importing torch (docs/architecture.md#the-three-packages).
 
 The shape follows open_clip's ``encode_text`` (one row per text, unit norm for cosine scoring).
 Nothing heavy is imported here: torch, sentence-transformers and open_clip load inside the entries.

@@ -4,7 +4,7 @@ The text features many zero-shot skeleton papers use (MSF, FS-VAE, STAR use CLIP
 encoding follows open_clip's ``CLIP.encode_text``: BPE tokens, causal transformer, final LayerNorm,
 the feature at the end-of-text token, ``text_projection``. 512-d.
 
-No CLIP weights ship in any package (our text-encoder measurements), so the weights come from:
+No CLIP weights ship in any package (docs/text_encoders.md#staying-offline), so the weights come from:
 
 1. ``checkpoint=PATH`` (the CLI's ``--clip-checkpoint PATH``), else ``$ZSAR_CLIP_CHECKPOINT``: a local
    ``.safetensors`` / ``.pt`` / ``.bin`` state dict, loaded into ``ViT-B-32-quickgelu`` because

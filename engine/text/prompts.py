@@ -17,7 +17,7 @@ with (:func:`text_mode_spec`):
   (the name alone where there is none): both the words a user types and what the body does, in one
   vector of the encoder's size; the default model's training texts (``docs/results.md``).
 * fused modes ``"name+global"``, ``"name+local"``, ``"global+local"``, ``"name+global+local"``
-  (FS-VAE's ``lb_ad``-style fusion, the papers and their official code: ``ad_md``, ``lb_ad_md``): each part embedded
+  (FS-VAE's ``lb_ad``-style fusion, docs/text_encoders.md#text-modes: ``ad_md``, ``lb_ad_md``): each part embedded
   as its single mode, L2-normalised, the parts concatenated in the order named and the whole vector
   L2-normalised again; dimension ``len(parts) * encoder.dim`` (:func:`text_mode_dim`).
 

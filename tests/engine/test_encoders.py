@@ -81,7 +81,7 @@ def test_json_configs_build_and_name_their_source(config_name):
 
 
 def test_parameter_counts_match_the_reference_implementations():
-    # the reference implementations' measured speed: yysijie/st-gcn 3.10 M, the SMIE/PGFA small ST-GCN 0.82 M.
+    # docs/speed.md#reference-implementations: yysijie/st-gcn 3.10 M, the SMIE/PGFA small ST-GCN 0.82 M.
     counts = {}
     for name in ("stgcn", "stgcn_small", "shift_gcn"):
         model = create_skeleton_encoder(*load_encoder_config(name))

@@ -1,5 +1,5 @@
 """FS-VAE (engine/methods/fs_vae.py): the DCT is the orthonormal DCT-II, the band rule gives the
-factors the papers and their official code states (and equals the code's per-band loop), the loss is the code's
+factors docs/methods.md#fs-vae states (and equals the code's per-band loop), the loss is the code's
 (shifted by its floors), the band parameters learn, runs are reproducible, a bundle keeps the scores
 bit-exact, and it learns the synthetic zero-shot task well above chance."""
 

@@ -3,7 +3,7 @@
 The model is provisioned into the default cache the first time (``pip download`` of the 36 MB
 mediapipe 0.10.21 wheel, then the build); later runs use the cache. No part is mocked: the
 failure-path tests point the real code at a version or address that does not exist.
-Reference values: our MediaPipe and Qt measurements (astronaut photo, legacy and Tasks API agree to 0.01).
+Reference values: docs/live_input.md#the-pose-model (astronaut photo, legacy and Tasks API agree to 0.01).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def sha256(path) -> str:
 
 def chirality_z(ntu: np.ndarray) -> float:
     """``cross(J9 - J5, J21 - J1) . z`` in NTU 1-based numbers: > 0 for a correctly labelled person
-    facing the camera (our MediaPipe and Qt measurements)."""
+    facing the camera (docs/live_input.md#the-pose-model)."""
     right = ntu[J["shoulder_right"]] - ntu[J["shoulder_left"]]
     up = ntu[J["spine_shoulder"]] - ntu[J["spine_base"]]
     return float(np.cross(right, up)[2])
@@ -214,7 +214,7 @@ def test_image_mode_finds_the_astronaut(image_estimator, astronaut_pose):
     np.testing.assert_allclose(r.ntu, to_ntu25(r.world, "mediapipe33"))
     np.testing.assert_array_equal(r.ntu_confidence, ntu_confidence(r.visibility))
 
-    # our MediaPipe and Qt measurements, tolerance 0.03 (Tasks 1.2.2 vs legacy: <= 0.008)
+    # docs/live_input.md#the-pose-model, tolerance 0.03 (Tasks 1.2.2 vs legacy: <= 0.008)
     tol = 0.03
     np.testing.assert_allclose(r.image[0, :2], [0.435, 0.250], atol=tol)  # nose
     # The subject's left shoulder is on the image's right.

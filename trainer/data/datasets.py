@@ -36,7 +36,7 @@ PKU_VIEWS = {"L": 1, "M": 2, "R": 3}  # PKU-MMD's three Kinects, by the video id
 # Datasets made of several (the default bundle's "zsar_default", the cross-dataset folds "zsar_loo_<dataset>"):
 # their split files list the parts (trainer.data.splits.Split.parts).
 
-# NTU RGB+D cross-subject training subjects (the papers and their official code, from the dataset papers);
+# NTU RGB+D cross-subject training subjects (docs/data_formats.md#datasets-and-protocols, from the dataset papers);
 # NTU-60 keeps actions A001-A060 of the same folder.
 _NTU60_XSUB = [1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38]
 _NTU120_XSUB = _NTU60_XSUB + [45, 46, 47, 49, 50, 52, 53, 54, 55, 56, 57, 58, 59, 70, 74, 78, 80, 81, 82, 83,

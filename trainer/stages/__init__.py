@@ -1,4 +1,4 @@
-"""The pipeline's stages, one file each, each ``run(run, config, events, ...) -> info`` (the architecture).
+"""The pipeline's stages, one file each, each ``run(run, config, events, ...) -> info`` (docs/architecture.md#the-training-pipeline).
 
 :func:`run_pipeline` runs them in order, skips stages already complete (``--resume``), writes each
 stage's completion record only after its artifacts, and reports progress as events.

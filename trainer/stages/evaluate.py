@@ -1,5 +1,5 @@
 """Stage ``evaluate``: ZSL top-1, GZSL seen / unseen / H through the gate, per-class accuracy and the
-confusion matrix, beside the paper's numbers; written to ``RUN/results.json`` (the architecture).
+confusion matrix, beside the paper's numbers; written to ``RUN/results.json`` (docs/architecture.md#the-training-pipeline).
 
 ZSL classifies the unseen test samples among the unseen classes. GZSL classifies every test sample
 among all classes: the gate (fitted here on the validation-fold outputs ``fit_alignment`` saved)

@@ -1,5 +1,5 @@
 """Stage ``extract_features``: the frozen encoders' features in the SynSE feature-folder layout
-(the papers and their official code item 4), under ``RUN/features/``, so the later stages (and other code)
+(docs/data_formats.md#item-4-synse-feature-folders), under ``RUN/features/``, so the later stages (and other code)
 read them exactly as they read a SynSE release.
 
 Head logits (``gtest_out``, ``ztest_out``, ``val_out``) are indexed with global class ids like the

@@ -2,7 +2,7 @@
 
 1. **Validation fold** (``shift_val_*``): trained on the val-seen classes, each cycle scored by ZSL
    top-1 on the val-unseen samples. Its best cycle's outputs on val-unseen and held-out val-seen
-   samples are what the GZSL gate is fitted on (the papers and their official code).
+   samples are what the GZSL gate is fitted on (docs/methods.md#the-gzsl-gate).
 2. **Split**: trained on all seen classes. With ``selection="validation"`` (default) it trains for
    the validation fold's best number of cycles (schedules depend only on the cycle and step, so the
    weights are those the longer run would have had at that cycle); with ``selection="test"`` it

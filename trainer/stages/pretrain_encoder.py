@@ -221,7 +221,7 @@ def run(run: Run, config: RunConfig, events=None, should_stop=None) -> dict:
     split, data, train, test = load_data(config)
     masks = fold_masks(data, split, train, test, PretrainConfig.from_dict(config.pretrain))
     # train_layout: whose joint synthesis the encoder learnt; a bundle exported from this run harmonises
-    # live input to it (the architecture, "train as you infer")
+    # live input to it (docs/architecture.md#train-as-you-infer, "train as you infer")
     info = {"train_layout": data.source_layout,
             "split": train_encoder(run, config, data, masks.seen_train, split.seen, "split", events, should_stop)}
     if needs_validation_encoder(config, split) and not info["split"]["stopped"]:

@@ -28,7 +28,7 @@ def test_layout_is_a_tree_with_named_left_right_pairs(name):
 
 
 def test_ntu_bones_match_the_kinect_v2_hierarchy():
-    # 1-based bone list of our MediaPipe and Qt measurements
+    # 1-based bone list of docs/live_input.md#from-mediapipe-33-to-ntu-25
     bones = {(1, 2), (2, 21), (21, 3), (3, 4), (21, 5), (5, 6), (6, 7), (7, 8), (8, 22), (7, 23), (21, 9),
              (9, 10), (10, 11), (11, 12), (12, 24), (11, 25), (1, 13), (13, 14), (14, 15), (15, 16),
              (1, 17), (17, 18), (18, 19), (19, 20)}  # fmt: skip
@@ -48,7 +48,7 @@ def test_mapping_is_affine_so_it_commutes_with_translation(name):
 
 
 def _mp33_to_ntu25_reference(w):
-    """The reference implementation printed in our MediaPipe and Qt measurements, written out independently."""
+    """The reference implementation described in docs/live_input.md#from-mediapipe-33-to-ntu-25, written out independently."""
     w = np.asarray(w, float)
     j = np.zeros((25, 3))
     mid = lambda a, b: 0.5 * (w[a] + w[b])  # noqa: E731
