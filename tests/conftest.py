@@ -30,6 +30,22 @@ def ntu_sample() -> Path:
     return shared_path("ntu_samples", "S001C001P001R001A001.skeleton")
 
 
+# Long runs are opt-in: without a -m expression the default run leaves them out (deselected, not skipped,
+# so they never count as passing); `pytest -m fuzz` or `-m slow` selects them.
+_OPT_IN_MARKERS = ("slow", "fuzz", "gpu")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("markexpr"):
+        return
+    kept, left_out = [], []
+    for item in items:
+        (left_out if any(item.get_closest_marker(m) for m in _OPT_IN_MARKERS) else kept).append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config):
     # pytest-xvfb has set DISPLAY by now if it could start Xvfb. Without any display Qt would abort

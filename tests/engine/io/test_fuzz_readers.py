@@ -48,12 +48,6 @@ SECONDS_PER_FILE = 30.0  # the worker's alarm: a file still reading by then is a
 MAX_SECONDS_PER_FILE = 10.0  # what the long run allows (the slowest real seed reads in 0.1 s)
 
 
-def _selected(request: pytest.FixtureRequest) -> None:
-    # The long run is opt-in, like a paper-scale run: `pytest -m fuzz` selects it.
-    if "fuzz" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("the long fuzz run: select it with -m fuzz")
-
-
 # --- running mutants ----------------------------------------------------------------------------------
 
 
@@ -186,8 +180,7 @@ def test_quick_fuzz_every_reader(quick_seeds, tmp_path):
 
 
 @pytest.mark.fuzz
-def test_long_fuzz_every_reader(request, body, tmp_path):
-    _selected(request)
+def test_long_fuzz_every_reader(body, tmp_path):
     seeds = mutants.real_seeds(shared_path, REAL_FILES, shrink=False) + mutants.built_seeds(body)
     items = [m for s in seeds for m in mutants.random_mutants(s, LONG_PER_SEED, salt="long")]
     items += mutants.bomb_mutants(seeds, gigabytes=3, bzip2_mib=256)
