@@ -83,9 +83,9 @@ def run_app(bundle: str | None = None, camera: int | None = None, video: str | N
             file: str | None = None, demo: bool = False, quit_after: float | None = None,
             screenshots: str | None = None, device: str = "auto", pose_model: str | None = None) -> int:
     configure_qt()
+    import pyqtgraph as pg
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
-    import pyqtgraph as pg
 
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
     app = QApplication.instance() or QApplication(sys.argv[:1])

@@ -23,7 +23,8 @@ import inspect
 import logging
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
@@ -31,7 +32,7 @@ from engine.errors import ZsarError
 
 logger = logging.getLogger(__name__)
 
-_RUNNING: set["Worker"] = set()  # workers whose thread has not finished: kept alive until then
+_RUNNING: set[Worker] = set()  # workers whose thread has not finished: kept alive until then
 
 
 def describe(exc: BaseException) -> str:

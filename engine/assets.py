@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ def asset_path(*parts: str) -> Path:
     return ASSETS_DIR.joinpath(*parts)
 
 
-@lru_cache(maxsize=None)
+@cache
 def class_names(dataset: str) -> tuple[str, ...]:
     """Class names of a dataset (``"ntu60"``, ``"ntu120"``, ``"pku51"``, ``"utd_mhad"``, ...);
     the index is the 0-based label."""

@@ -74,7 +74,7 @@ class TextConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TextConfig":
+    def from_dict(cls, d: dict[str, Any]) -> TextConfig:
         d = dict(d)
         if d.get("templates"):
             d["templates"] = tuple(d["templates"])
@@ -113,7 +113,7 @@ class StreamingConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "StreamingConfig":
+    def from_dict(cls, d: dict[str, Any]) -> StreamingConfig:
         return cls(**d)
 
 
@@ -447,7 +447,7 @@ def new_bundle(
     text: TextConfig,
     text_dim: int,
     class_set: ClassSet,
-    preprocess: PreprocessConfig = PreprocessConfig(),
+    preprocess: PreprocessConfig | None = None,
     **kwargs: Any,
 ) -> Bundle:
     """A bundle with freshly initialised weights (for training, benchmarks and tests)."""
@@ -456,4 +456,5 @@ def new_bundle(
 
     encoder = create_skeleton_encoder(encoder_name, encoder_config)
     method = create_method(method_name, method_config, encoder.feature_dim, text_dim)
+    preprocess = preprocess if preprocess is not None else PreprocessConfig()
     return Bundle(encoder_name, encoder.eval(), method_name, method.eval(), preprocess, text, class_set, **kwargs)

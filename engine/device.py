@@ -8,7 +8,7 @@ is slower than float32 for these small graph convolutions.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 

@@ -9,8 +9,8 @@ video frame, or None when nobody is found, and answers every ``stride`` frames.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
 
 import numpy as np
 

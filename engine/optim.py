@@ -12,7 +12,8 @@ else the ``torch._foreach_*`` path of ``torch.optim.Adam(foreach=True)``.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import torch
 

@@ -6,7 +6,8 @@ In the spirit of timm/pyskl: entries register themselves with a decorator, the s
 
 from __future__ import annotations
 
-from typing import Callable, Generic, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 

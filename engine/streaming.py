@@ -224,7 +224,7 @@ class StreamingRecognizer:
             rows[idx] = self.logits_of_inputs(np.stack([self._input(clips[i]) for i in idx]), active)
         return rows
 
-    def logits_of_inputs(self, x: np.ndarray, active: "_Active | None" = None) -> np.ndarray:
+    def logits_of_inputs(self, x: np.ndarray, active: _Active | None = None) -> np.ndarray:
         """Scores ``(N, K)`` of clips already harmonised and preprocessed the bundle's way,
         ``(N, C, T, V, M)`` (a benchmark that holds its test clips in that form)."""
         active = active or self._active
@@ -261,7 +261,7 @@ class StreamingRecognizer:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def __enter__(self) -> "StreamingRecognizer":
+    def __enter__(self) -> StreamingRecognizer:
         return self
 
     def __exit__(self, *exc: object) -> None:

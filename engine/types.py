@@ -148,7 +148,7 @@ class ClassSet:
         object.__setattr__(self, "descriptions", descriptions if any(descriptions) else ())
 
     @classmethod
-    def parse(cls, text: str) -> "ClassSet":
+    def parse(cls, text: str) -> ClassSet:
         """``"wave; clap: hands meet in front of the chest; squat"`` -> a class set.
 
         Names are separated by ``;`` or new lines; ``name: description`` gives a description.
@@ -163,7 +163,7 @@ class ClassSet:
         return cls(tuple(names), tuple(descriptions))
 
     @classmethod
-    def from_dataset(cls, dataset: str, ids: "list[int] | tuple[int, ...] | None" = None) -> "ClassSet":
+    def from_dataset(cls, dataset: str, ids: list[int] | tuple[int, ...] | None = None) -> ClassSet:
         """The class names of a dataset (``assets/classes``), or the ``ids`` subset in that order."""
         from engine.assets import class_names
 
@@ -188,7 +188,7 @@ class ClassSet:
         return {"names": list(self.names), "descriptions": list(self.descriptions)}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ClassSet":
+    def from_dict(cls, d: dict[str, Any]) -> ClassSet:
         return cls(tuple(d["names"]), tuple(d.get("descriptions") or ()))
 
 

@@ -10,7 +10,8 @@ window playing a clip at 30 Hz gets there in minutes. Run with any interpreter t
 It prints, per case, how ``sys.getrefcount(None)`` and ``sys.getrefcount(True)`` changed over N emits
 (default 100,000), and the change per emit; a case that changes by about -N leaks one reference per
 emit. A second table does the same for N plain calls: a ``@Slot`` method called from Python, and Qt
-methods that return nothing (``None`` back in Python) or a bool. Python >= 3.12 makes None/True immortal (the counts stay fixed), so the leak is harmless there.
+methods that return nothing (``None`` back in Python) or a bool. Python >= 3.12 makes None/True immortal (the counts
+stay fixed), so the leak is harmless there.
 """
 
 from __future__ import annotations

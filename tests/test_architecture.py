@@ -65,8 +65,8 @@ def test_checker_sees_a_violation(tmp_path):
 def test_headless_packages_load_no_qt_at_run_time():
     code = (
         "import sys, engine.io, engine.skeleton.preprocess, engine.synth, trainer.cli, app.cli\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in %r)\n"
-        "print(','.join(bad))" % (sorted(QT),)
+        f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {sorted(QT)!r})\n"
+        "print(','.join(bad))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr

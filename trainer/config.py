@@ -88,7 +88,7 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
         d = dict(d)
         try:
             d["text"] = TextSpec(**d.get("text", {}))
@@ -98,7 +98,7 @@ class RunConfig:
             raise ZsarError(f"run config: {exc}") from None
 
     @classmethod
-    def load(cls, path: str | Path) -> "RunConfig":
+    def load(cls, path: str | Path) -> RunConfig:
         try:
             return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
         except (OSError, ValueError) as exc:

@@ -27,15 +27,15 @@ import copy
 import io
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 from engine.device import autocast
 from engine.io.atomic import atomic_write_bytes
-
 from trainer.events import EpochEnded, EventSink, StepLogged
 
 

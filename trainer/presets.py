@@ -9,7 +9,6 @@ from engine.assets import asset_path
 from engine.errors import ZsarError
 from trainer.config import RunConfig, TextSpec, resolve
 
-
 # the presets that run on the data beside the project come first, for lists shown to users
 RUNNABLE_HERE = ("procedural", "utd_mhad", "nw_ucla", "bandai_namco2", "zsar_default")
 

@@ -21,7 +21,6 @@ from torch import nn
 
 from engine.optim import Adam
 
-
 OBJECTIVES = ("cross_entropy", "pgfa_alignment", "text_contrastive")
 
 
@@ -70,7 +69,7 @@ class PretrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> "PretrainConfig":
+    def from_dict(cls, d: dict[str, Any] | None) -> PretrainConfig:
         return cls(**(d or {}))
 
 

@@ -121,7 +121,8 @@ class LiveTab(QWidget):
         self._update_buttons(True)
 
     def _choose_video(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open video", "", "Videos (*.mp4 *.avi *.mov *.mkv *.webm);;All (*)")
+        path, _ = QFileDialog.getOpenFileName(self, "Open video", "",
+                                              "Videos (*.mp4 *.avi *.mov *.mkv *.webm);;All (*)")
         if path:
             self.start(SourceSpec(video=path))
 

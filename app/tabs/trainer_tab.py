@@ -140,7 +140,8 @@ class TrainerTab(QWidget):
         self.method_box.clear()
         self.method_box.addItems(list(doc.get("method_configs", {})))
         self.preset_box.setToolTip(doc.get("source", ""))
-        self.out_dir.setText(str(Path(tempfile.gettempdir()) / "zsar-runs" / f"{name}_{time.strftime('%Y%m%d_%H%M%S')}"))
+        stamp = time.strftime("%Y%m%d_%H%M%S")
+        self.out_dir.setText(str(Path(tempfile.gettempdir()) / "zsar-runs" / f"{name}_{stamp}"))
 
     def _set_running(self, running: bool) -> None:
         for w in (self.start_button, self.resume_button, self.preset_box, self.method_box):
@@ -221,5 +222,6 @@ class TrainerTab(QWidget):
 
     def _use_model(self) -> None:
         if self.service.run_dir is not None:
-            self.log.appendPlainText(f"$ zsar export {self.service.run_dir} --out {self.service.run_dir / 'model.zsar'}")
+            run_dir = self.service.run_dir
+            self.log.appendPlainText(f"$ zsar export {run_dir} --out {run_dir / 'model.zsar'}")
             self.service.export(self.service.run_dir)

@@ -25,7 +25,8 @@ from PySide6.QtWidgets import (
 from engine.types import ClassSet
 
 # preset label -> class list in assets/classes (the model's own classes are added when a bundle loads)
-PRESETS = {"NTU RGB+D 60": "ntu60", "NTU RGB+D 120": "ntu120", "PKU-MMD": "pku51", "everyday actions": "everyday_actions",
+PRESETS = {"NTU RGB+D 60": "ntu60", "NTU RGB+D 120": "ntu120", "PKU-MMD": "pku51",
+           "everyday actions": "everyday_actions",
            "UTD-MHAD": "utd_mhad", "NW-UCLA": "nw_ucla", "Kinder-Gator": "kinder_gator", "MSRC-12": "msrc12",
            "HDM05 (subset)": "hdm05"}
 MODEL_PRESET = "the model's training classes"

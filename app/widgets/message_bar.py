@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
-STYLES = {"error": "background:#5a1d1d;color:#ffdede;padding:6px;", "info": "background:#1d3a5a;color:#e0f0ff;padding:6px;"}
+STYLES = {"error": "background:#5a1d1d;color:#ffdede;padding:6px;",
+          "info": "background:#1d3a5a;color:#e0f0ff;padding:6px;"}
 
 
 class MessageBar(QWidget):

@@ -3,7 +3,8 @@
 An encoder maps a batch ``(N, C=3, T, V=25, M)`` (:mod:`engine.types`) to one feature vector per
 sample: the backbone runs on every body, its output is averaged over time and joints, then over the
 bodies (ST-GCN, Shift-GCN and the ZSSAR feature extractors built on them all do this). ``forward``
-adds a linear head for the supervised pre-training on seen classes (docs/architecture.md#the-training-pipeline, stage 1).
+adds a linear head for the supervised pre-training on seen classes (docs/architecture.md#the-training-pipeline, stage
+1).
 """
 
 from __future__ import annotations

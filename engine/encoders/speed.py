@@ -6,17 +6,19 @@ median over 4 interleaved rounds of 30 timed runs after 5 warm-up runs; the mach
 single figures vary by +-20%):
 
 =============  ==========  ============  =============  ============  ==========================
-encoder        parameters  M=1 oneDNN    M=1 oneDNN     M=2 oneDNN    reference (docs/speed.md#reference-implementations,
-                           on            off            on / off      M=1 / M=2)
+encoder        parameters  M=1 oneDNN    M=1 oneDNN     M=2 oneDNN    reference
+                           on            off            on / off      M=1 / M=2
 =============  ==========  ============  =============  ============  ==========================
 stgcn          3.10 M      12.5 ms       24.0 ms        22.6 / 47.0   22 / 38-40 ms
 stgcn_small    0.82 M      3.9 ms        5.1 ms         6.0 / 9.4     8.5 / 14.2-14.6 ms
 shift_gcn      0.69 M      8.1 ms        8.5 ms         16.2 / 14.8   -
 =============  ==========  ============  =============  ============  ==========================
 
+The reference column is the official implementations' figures (docs/speed.md#reference-implementations).
+
 * oneDNN (``torch.backends.mkldnn``) **on** is faster at batch 1 for both ST-GCNs (2x full, 1.3x
   small); for Shift-GCN (1x1 convolutions and gathers, little oneDNN work) the two are within noise.
-  docs/speed.md#reference-implementations found the opposite for the small ST-GCN with torch 2.13 (oneDNN off
+  The reference measurements found the opposite for the small ST-GCN with torch 2.13 (oneDNN off
   14.4 -> 11.9 ms at M=2), so the choice is measured, not assumed:
   :func:`choose_onednn` times both ways for a given encoder and input size, and returns the flag to
   use with :func:`onednn_enabled` around inference. Nothing here changes global state beyond the

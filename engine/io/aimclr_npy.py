@@ -1,7 +1,8 @@
 """AimCLR / SMIE / PGFA skeleton tensors: ``<split>_position.npy`` ``(N, 3, T, 25, M)`` float32 with
 ``<split>_label.pkl`` beside it.
 
-Format (docs/data_formats.md#item-3-aimclr-50-frame-tensors): built by ``Levigty/AimCLR`` (st-gcn ``tools/ntu_gendata.py``,
+Format (docs/data_formats.md#item-3-aimclr-50-frame-tensors): built by ``Levigty/AimCLR`` (st-gcn
+``tools/ntu_gendata.py``,
 then ``feeder/preprocess_ntu.py``: joints relative to the spine-shoulder, resized to 50 frames,
 rotated so the shoulders are parallel to x). The same layout is st-gcn's ``<split>_data.npy``. The
 label file is a pickled ``(sample_names, labels)`` pair (0-based labels); SMIE's split folders store

@@ -1,7 +1,8 @@
 """CTR-GCN / SGN NTU containers (``NTU60_CS.npz``, ``NTU60_CV.npz``, ``NTU120_CSub.npz``,
 ``NTU120_CSet.npz``), as written by ``Uason-Chen/CTR-GCN:data/ntu/seq_transformation.py``.
 
-Format (docs/data_formats.md#item-2-ctr-gcn-and-sgn-containers): ``x_train (N, 300, 150) float32``, ``y_train (N, C)`` one-hot,
+Format (docs/data_formats.md#item-2-ctr-gcn-and-sgn-containers): ``x_train (N, 300, 150) float32``, ``y_train (N,
+C)`` one-hot,
 ``x_test``, ``y_test``. A frame's 150 numbers are actor 1's 25 joints ``x y z`` then actor 2's
 (zeros for one-actor samples), already denoised by SGN's rules, translated so that actor 1's
 spine-mid in its first frame is the origin, and zero-padded to 300 frames. C = 60 or 120 tells the
@@ -203,7 +204,7 @@ class _CTRGCNFile:
         return self._arrays[key]
 
     def item(self, index: int) -> SkeletonSequence:
-        for split, n in self.splits:
+        for split, n in self.splits:  # noqa: B007 - the split found is used after the loop
             if index < n:
                 break
             index -= n

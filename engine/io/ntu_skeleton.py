@@ -1,7 +1,8 @@
 """NTU RGB+D 60/120 ``.skeleton`` files: the reader (with the usual body denoising) and the writer
 the app uses for its recordings.
 
-Format (docs/data_formats.md#item-1-ntu-rgbd-skeleton-files, ``shared/data/ntu_samples/README.txt``): the frame count; per
+Format (docs/data_formats.md#item-1-ntu-rgbd-skeleton-files, ``shared/data/ntu_samples/README.txt``): the frame
+count; per
 frame the body count; per body a 10-field info line (``bodyID clippedEdges handLeftConfidence
 handLeftState handRightConfidence handRightState isRestricted leanX leanY trackingState``), the joint
 count ``25``, then 25 lines of 12 numbers ``x y z depthX depthY colorX colorY orientW orientX orientY

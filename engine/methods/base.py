@@ -41,7 +41,7 @@ class MethodConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> "MethodConfig":
+    def from_dict(cls, d: dict[str, Any] | None) -> MethodConfig:
         d = dict(d or {})
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names - {"source"})

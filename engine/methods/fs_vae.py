@@ -25,8 +25,9 @@ pre-extracted features, with two changes.
 
   lambda (``--lmd``) = 100 is both the sigmoids' temperature and a factor of the weight; alpha is 0.5
   (NTU-60 script) or 0.1 (NTU-120); ``--use_cr_fact 1`` gates the term with cr. Schedules are SynSE's
-  (docs/methods.md#the-synse-family-of-vaes): ``k_fact = max(0.1 (i - 1000) / 3000, 0)``, ``cr = [i > cr_start]``, ``k_fact2 =
-  max(0.1 (i - cr_start) / 3000, 0) [c > 1]`` at iteration i of cycle c (CADA-VAE's k_fact2 differs).
+  (docs/methods.md#the-synse-family-of-vaes): ``k_fact = max(0.1 (i - 1000) / 3000, 0)``,
+  ``cr = [i > cr_start]``, ``k_fact2 = max(0.1 (i - cr_start) / 3000, 0) [c > 1]`` at iteration i of
+  cycle c (CADA-VAE's k_fact2 differs).
 
 Where this differs from the code, and why:
 

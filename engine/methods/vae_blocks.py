@@ -10,7 +10,8 @@ Follows ``skelemoa/synse-zsl:synse/synse.py`` and ``pha123661/SA-DVAE:model.py``
 * :func:`gaussian_noise` draws **one scalar per sample** (per latent block), broadcast over the
   block's dimensions (docs/methods.md#reproduction-quirks, quirk 1); one draw per dimension is an option;
 * :func:`code_kl` is the code's ``KL_divergence``, which is **minus** the KL divergence averaged over
-  the batch (docs/methods.md#reproduction-quirks, quirk 4); the losses here add ``-code_kl``, which is what ``loss -= f * KL`` does;
+  the batch (docs/methods.md#reproduction-quirks, quirk 4); the losses here add ``-code_kl``, which is what ``loss -=
+  f * KL`` does;
 * the unseen-class classifier is ``MLP([latent, k])`` = Linear + ReLU (ReLU on the logits, 11.2),
   trained with Adam (lr 1e-3) for 300 full-batch steps of cross-entropy on 500 samples per unseen
   class drawn from the text encoder's posterior (:func:`fit_unseen_classifier`).
@@ -27,7 +28,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F

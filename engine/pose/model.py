@@ -26,9 +26,9 @@ import tempfile
 import time
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from http.client import HTTPException
 from pathlib import Path
-from typing import Callable
 
 from engine.cache import cache_dir
 from engine.errors import ZsarError

@@ -1,6 +1,7 @@
 """Joint layouts as data, and their mappings to NTU RGB+D 25 joints.
 
-Every source layout is converted to NTU-25 at the edge (docs/architecture.md#from-a-source-to-ntu-25) by a linear map: each
+Every source layout is converted to NTU-25 at the edge (docs/architecture.md#from-a-source-to-ntu-25) by a linear
+map: each
 NTU joint is a weighted sum of source joints. A joint the source measures is a copy (weight 1); a
 joint it lacks is *synthesised* by a documented rule, also a weighted sum (a midpoint, an
 interpolation along the spine, or an extrapolated finger), so the whole mapping is one

@@ -74,7 +74,7 @@ class PreprocessConfig:
             raise ValueError(f"p_interval must be one or two ratios in (0, 1], got {self.p_interval}")
 
     @classmethod
-    def from_dict(cls, d: dict) -> "PreprocessConfig":
+    def from_dict(cls, d: dict) -> PreprocessConfig:
         d = dict(d)
         if "p_interval" in d:
             d["p_interval"] = tuple(d["p_interval"])

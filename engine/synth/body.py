@@ -201,7 +201,7 @@ def _local_rotations(pose: Mapping[str, np.ndarray]) -> tuple[dict[int, np.ndarr
     for side, sign in (("right", 1.0), ("left", -1.0)):
         # Mirroring a rotation in x negates its y and z angles: that is all `sign` does, and why
         # the same anatomical value moves either side the mirror-image way.
-        def c(name: str) -> np.ndarray:
+        def c(name: str, side: str = side) -> np.ndarray:
             return p[f"{side}_{name}"]
 
         bone[_J[f"shoulder_{side}"]] = rot_z(sign * c("clav_elev"))

@@ -16,8 +16,9 @@ import abc
 import hashlib
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +27,7 @@ from engine.registry import Registry
 
 #: Every text encoder, by registry name (``"minilm"``, ``"clip-vit-b-32"``, ``"table"``).
 #: Entries are callables (the encoder classes) taking the encoder's options as keywords.
-TEXT_ENCODERS: Registry[type["TextEncoder"]] = Registry("text encoder")
+TEXT_ENCODERS: Registry[type[TextEncoder]] = Registry("text encoder")
 
 _EPS = 1e-12
 

@@ -20,13 +20,13 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from engine.cache import cache_dir
-
 from engine.io.atomic import atomic_write_bytes
 from engine.text.base import TextEncoder, as_text_list
 

@@ -11,8 +11,8 @@ the texts of the description text modes (:mod:`engine.text.prompts`; FS-VAE's ``
 from __future__ import annotations
 
 import json
-from functools import lru_cache
-from typing import Sequence
+from collections.abc import Sequence
+from functools import cache
 
 from engine.assets import asset_path
 from engine.types import ClassSet
@@ -30,7 +30,7 @@ def description_datasets() -> list[str]:
     return sorted(files | {d for d, (base, _) in DERIVED.items() if base in files})
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read(dataset: str) -> tuple[tuple[str, str, str], ...]:
     if dataset in DERIVED:
         base, count = DERIVED[dataset]
@@ -72,7 +72,7 @@ def load_descriptions(dataset: str) -> tuple[dict, ...]:
         KeyError: no descriptions for ``dataset`` (the message lists the known datasets).
         ValueError: a malformed file.
     """
-    return tuple({"name": n, "global": g, "local": l} for n, g, l in _read(dataset))
+    return tuple({"name": n, "global": g, "local": loc} for n, g, loc in _read(dataset))
 
 
 def class_set_with_descriptions(

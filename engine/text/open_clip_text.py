@@ -30,8 +30,9 @@ import os
 import threading
 import warnings
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 

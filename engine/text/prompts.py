@@ -27,7 +27,8 @@ class name, so every mode works on any class set and keeps its dimension.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

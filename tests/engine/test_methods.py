@@ -71,8 +71,8 @@ def test_a_few_steps_fit_seen_classes(name):
         assert (pred == labels).float().mean() > 0.9
         return
     # A classifier fitted in prepare (the SynSE family's C_u) ends in a ReLU on its logits
-    # (docs/methods.md#the-synse-family-of-vaes): on this 6-class toy, where the text posterior's sigma stays near 1, about
-    # one initialisation in four leaves a class's logit dead at 0, as in the official code. So the
+    # (docs/methods.md#the-synse-family-of-vaes): on this 6-class toy, where the text posterior's sigma
+    # stays near 1, about one initialisation in four leaves a class's logit dead at 0, as in the official code. So the
     # mean over ten classifier seeds is what must fit (0.92-0.97 measured for every such method).
     accs = []
     for seed in range(10):

@@ -4,7 +4,6 @@ datasets, its bundle recognising the sixth's test people by their class names)."
 
 from __future__ import annotations
 
-
 import json
 
 import numpy as np
@@ -56,7 +55,8 @@ def test_one_fold_end_to_end(tmp_path):
     split = tmp_path / "utd_all_seen.json"
     split.write_text(json.dumps({"name": "utd_all_seen", "dataset": "utd_mhad", "num_classes": 27,
                                  "seen": list(range(27)), "unseen": [], "protocol":
-                                 {"kind": "cross_subject", "train_subjects": [1, 3, 5, 7], "test_subjects": [2, 4, 6, 8]},
+                                 {"kind": "cross_subject", "train_subjects": [1, 3, 5, 7],
+                                  "test_subjects": [2, 4, 6, 8]},
                                  "source": "test"}))
     doc = {
         "splits": [], "benchmark_method": "contrastive",

@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from tests.conftest import shared_path
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,7 +6,6 @@ method keeps between steps."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys

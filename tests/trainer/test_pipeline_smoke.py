@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-
 from engine import synth
 from trainer.config import RunConfig, TextSpec, resolve
 from trainer.events import ListSink

@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import ZsarError
-from trainer.data.datasets import FILE_GROUP, load_skeletons
-from trainer.data.splits import combined_split
-from trainer.data.splits import load_split
-from trainer.presets import preset_config, preset_names
 from engine.skeleton.preprocess import PreprocessConfig
+from trainer.data.datasets import FILE_GROUP, load_skeletons
+from trainer.data.splits import combined_split, load_split
+from trainer.presets import preset_config, preset_names
 
 
 def test_every_preset_resolves_for_each_of_its_methods():
@@ -19,7 +18,8 @@ def test_every_preset_resolves_for_each_of_its_methods():
         assert expected in names
     for name in names:
         split = load_split(name)
-        readable = split.dataset in FILE_GROUP or combined_split(split.dataset) is not None or split.dataset == "procedural"
+        readable = (split.dataset in FILE_GROUP or combined_split(split.dataset) is not None
+                    or split.dataset == "procedural")
         assert readable and split.has_validation, name
         benchmark = name != "zsar_default"  # the default bundle's preset trains only the methods it may ship
         every = ("sa_dvae", "sa_dvae_fd", "naive_alignment", "cada_vae", "fs_vae", "pgfa", "scale", "contrastive")
@@ -46,7 +46,8 @@ def test_recipes_resolve_on_every_cross_dataset_fold():
         split = f"zsar_loo_{held_out}"
         c_old = recipe_config(old, split, "sa_dvae", None)
         c_new = recipe_config(new, split, "contrastive", None)
-        assert c_old.split == c_new.split == split and c_old.pretrain.get("objective", "cross_entropy") == "cross_entropy"
+        assert c_old.split == c_new.split == split
+        assert c_old.pretrain.get("objective", "cross_entropy") == "cross_entropy"
         assert c_new.pretrain["objective"] == "text_contrastive"
         for name, variant in new["ablation"].items():
             changed = recipe_config(new, split, "contrastive", None, variant=variant)

@@ -23,7 +23,8 @@ from trainer.data.locations import DATASET_FILES, dataset_files
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="print figures: speed (io, recognizer, train-step, pose) and the zero-shot benchmark (zeroshot)")
+    p = sub.add_parser("bench", help="print figures: speed (io, recognizer, train-step, pose) and the "
+                                     "zero-shot benchmark (zeroshot)")
     bench_sub = p.add_subparsers(dest="bench", metavar="WHAT", required=True)
     io = bench_sub.add_parser("io", help="reading and preprocessing throughput on a dataset")
     io.add_argument("--dataset", default="utd_mhad", choices=sorted(DATASET_FILES) + ["all"])

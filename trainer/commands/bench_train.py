@@ -5,7 +5,8 @@
   256-d, 55 seen classes of 512-d text features);
 * with ``--pipeline``: the whole ``embed_texts`` -> ``fit_alignment`` (validation fold + split) ->
   ``evaluate`` run on a synthetic SynSE-layout folder of that scale, wall time per stage and the
-  process's peak memory, to compare with the official implementation's figures in docs/speed.md#reference-implementations.
+  process's peak memory, to compare with the official implementation's figures in
+  docs/speed.md#reference-implementations.
 Figures are printed, never asserted.
 """
 

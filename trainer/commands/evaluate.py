@@ -22,8 +22,9 @@ import json
 import math
 import re
 import statistics
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from engine.errors import ZsarError
 

@@ -110,7 +110,8 @@ def evaluate_bundle(bundle_path: str | None, files: str | Path, labels_csv: str 
     per_class = {}
     for c, name in enumerate(class_set.names):
         m = (y == c) & scored
-        per_class[name] = {"clips": int(m.sum()), "top1": None if not m.any() else round(100 * float(top1[m].mean()), 2)}
+        acc = None if not m.any() else round(100 * float(top1[m].mean()), 2)
+        per_class[name] = {"clips": int(m.sum()), "top1": acc}
     confusions = Counter({(class_set.names[t], class_set.names[p]): int(matrix[t, p])
                           for t in range(k) for p in range(k) if t != p and matrix[t, p]})
     result = {

@@ -17,9 +17,11 @@ from trainer.config import SELECTIONS, GateSpec, RunConfig, TextSpec, resolve
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train and evaluate a zero-shot method (a preset's five stages, or on SynSE-layout features)")
+    p = sub.add_parser("train", help="train and evaluate a zero-shot method (a preset's five stages, "
+                                     "or on SynSE-layout features)")
     p.add_argument("--config", help="a run config JSON (as a run's config.json)")
-    p.add_argument("--preset", help="a benchmark preset (utd_mhad_split1..3, nw_ucla_split1..3): trains the encoder too")
+    p.add_argument("--preset", help="a benchmark preset (a name in assets/configs/presets, e.g. utd_mhad, "
+                                    "ntu60_smie, zsar_default): trains the encoder too")
     p.add_argument("--method", default="sa_dvae", help="with --preset: the method (sa_dvae, sa_dvae_fd, "
                                                       "naive_alignment, cada_vae, fs_vae, pgfa, scale, contrastive)")
     p.add_argument("--data-root", help="with --preset: the folder holding the datasets (default: ../shared/data)")
@@ -169,7 +171,8 @@ def format_results(r: dict, path: Path) -> str:
     held = r.get("held_out_subjects")
     if held:  # a split with every class seen (the default model's)
         classes = len((r.get("per_class") or {}).get("held_out_subjects") or {})
-        lines.append(f"  held-out subjects top-1 over all {classes} classes: {held['top1']:.2f} ({held['samples']} clips)")
+        lines.append(f"  held-out subjects top-1 over all {classes} classes: {held['top1']:.2f} "
+                     f"({held['samples']} clips)")
     validation = (r.get("selection") or {}).get("validation") or {}
     if validation.get("val_zsl_top1") is not None:
         lines.append(f"  validation-fold ZSL top-1 {100 * validation['val_zsl_top1']:.2f}")

@@ -100,7 +100,7 @@ class SkeletonData:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def subset(self, mask: np.ndarray) -> "SkeletonData":
+    def subset(self, mask: np.ndarray) -> SkeletonData:
         idx = np.flatnonzero(mask)
         return SkeletonData(self.x[idx], self.labels[idx], self.subjects[idx], self.views[idx],
                             [self.names[i] for i in idx], self.source_layout,

@@ -1,5 +1,6 @@
-"""Pre-extracted skeleton features in the SynSE feature-folder layout (docs/data_formats.md#item-4-synse-feature-folders), read and written, so that released SynSE/SA-DVAE features can stand in for ours and ours can
-be read by other code.
+"""Pre-extracted skeleton features in the SynSE feature-folder layout
+(docs/data_formats.md#item-4-synse-feature-folders), read and written, so that released SynSE/SA-DVAE
+features can stand in for ours and ours can be read by other code.
 
 ``<root>/<split folder>/``: ``train.npy (N, D)`` + ``train_label.npy`` (seen-class training samples),
 ``ztest.npy`` + ``z_label.npy`` (unseen test samples), ``gtest.npy`` + ``g_label.npy`` (all test

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from engine.assets import asset_path
@@ -74,7 +74,7 @@ def split_names() -> list[str]:
     return sorted(p.stem for p in asset_path("splits").glob("*.json"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_split(name: str) -> Split:
     """A split by name (``assets/splits/<name>.json``) or by the path of a JSON file of that form."""
     path = Path(name) if name.endswith(".json") else asset_path("splits", f"{name}.json")

@@ -1,4 +1,5 @@
-"""The pipeline's stages, one file each, each ``run(run, config, events, ...) -> info`` (docs/architecture.md#the-training-pipeline).
+"""The pipeline's stages, one file each, each ``run(run, config, events, ...) -> info``
+(docs/architecture.md#the-training-pipeline).
 
 :func:`run_pipeline` runs them in order, skips stages already complete (``--resume``), writes each
 stage's completion record only after its artifacts, and reports progress as events.
@@ -7,7 +8,7 @@ stage's completion record only after its artifacts, and reports progress as even
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from engine.errors import ZsarError
 from trainer.config import RunConfig

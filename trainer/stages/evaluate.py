@@ -1,5 +1,6 @@
 """Stage ``evaluate``: ZSL top-1, GZSL seen / unseen / H through the gate, per-class accuracy and the
-confusion matrix, beside the paper's numbers; written to ``RUN/results.json`` (docs/architecture.md#the-training-pipeline).
+confusion matrix, beside the paper's numbers; written to ``RUN/results.json``
+(docs/architecture.md#the-training-pipeline).
 
 ZSL classifies the unseen test samples among the unseen classes. GZSL classifies every test sample
 among all classes: the gate (fitted here on the validation-fold outputs ``fit_alignment`` saved)
@@ -93,7 +94,8 @@ def _zero_shot(run, config, method, fold, emb, split) -> dict:
         "zsl": {"top1": _pct(top1(z_pred, fold["z_label"])), "samples": int(len(z_pred))},
         "per_class": {"zsl": {split_class(split, c): _pct(a) for c, a in
                               per_class_accuracy(z_pred, fold["z_label"], unseen).items()}},
-        "confusion": {"zsl": {"classes": unseen.tolist(), "matrix": confusion(z_pred, fold["z_label"], unseen).tolist()}},
+        "confusion": {"zsl": {"classes": unseen.tolist(),
+                              "matrix": confusion(z_pred, fold["z_label"], unseen).tolist()}},
     }
     if split.has_validation and run.file("gate_inputs/unseen_probs_unseen.npy").exists():
         gate = fit_gate(

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 from engine.encoders import create_skeleton_encoder, load_encoder_config
-from engine.skeleton.preprocess import PreprocessConfig
 from engine.errors import ZsarError
+from engine.skeleton.preprocess import PreprocessConfig
 from trainer.config import RunConfig
 from trainer.data.datasets import SkeletonData, balanced_weights, load_skeletons, protocol_masks
 from trainer.data.splits import Split, class_positions, load_split
@@ -128,8 +128,8 @@ def contrastive_texts(run: Run, config: RunConfig, classes: tuple[int, ...]) -> 
 
     from engine.text import create_text_encoder
     from engine.text.prompts import DESCRIPTION_MODES, encode_class_set
-    from engine.types import ClassSet
     from engine.text.sides import mirror_text
+    from engine.types import ClassSet
     from trainer.stages.embed_texts import split_descriptions
 
     digest = hashlib.sha256(repr(tuple(classes)).encode()).hexdigest()[:12]

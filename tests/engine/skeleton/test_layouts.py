@@ -48,7 +48,8 @@ def test_mapping_is_affine_so_it_commutes_with_translation(name):
 
 
 def _mp33_to_ntu25_reference(w):
-    """The reference implementation described in docs/live_input.md#from-mediapipe-33-to-ntu-25, written out independently."""
+    """The reference implementation described in docs/live_input.md#from-mediapipe-33-to-ntu-25, written out
+    independently."""
     w = np.asarray(w, float)
     j = np.zeros((25, 3))
     mid = lambda a, b: 0.5 * (w[a] + w[b])  # noqa: E731
@@ -57,7 +58,7 @@ def _mp33_to_ntu25_reference(w):
     j[1] = base + 0.5 * (sh - base)
     j[2] = 0.5 * (sh + mid(9, 10))
     j[3] = mid(7, 8)
-    for s, (S, E, W, P, I, T, H, K, A, F) in enumerate(
+    for s, (S, E, W, P, I, T, H, K, A, F) in enumerate(  # noqa: E741 - the landmarks' initials
         [(11, 13, 15, 17, 19, 21, 23, 25, 27, 31), (12, 14, 16, 18, 20, 22, 24, 26, 28, 32)]
     ):
         knuck = 0.5 * (w[P] + w[I])
