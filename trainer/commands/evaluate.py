@@ -1,6 +1,7 @@
 """``zsar evaluate RUN [RUN ...] [--json] [--group-by method|split]``: the results table of finished runs.
 
-Each run folder holds ``results.json`` (written by the ``evaluate`` stage, the architecture). The
+Each run folder holds ``results.json`` (written by the ``evaluate``
+stage, docs/architecture.md#the-training-pipeline). The
 table has one row per run (method, split, where the cycle was chosen, ZSL top-1, GZSL seen / unseen /
 H) with the paper's numbers beneath where the run carries them, and, for the runs of one method on
 the splits of one dataset family (``utd_mhad_split1..3``, see :func:`split_family`), a row with the

@@ -1,8 +1,9 @@
 """``zsar train``: a benchmark run, from a run config or from a method config and flags.
 
-Today it runs on pre-extracted features in the SynSE layout (``--features``): the stages
-``embed_texts``, ``fit_alignment`` and ``evaluate``, so a user with the released SynSE features
-reproduces the papers' tables without training a skeleton encoder. Progress goes to the terminal and
+With ``--preset`` it runs all five stages on skeleton files (the encoder is trained too); with
+``--features`` alone, on pre-extracted features in the SynSE layout, only the stages ``embed_texts``,
+``fit_alignment`` and ``evaluate``, so a user with the released SynSE features reproduces the papers'
+tables without training a skeleton encoder. Progress goes to the terminal and
 to ``RUN/events.jsonl``; the results to ``RUN/results.json``.
 """
 
