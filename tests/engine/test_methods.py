@@ -44,8 +44,31 @@ def test_scores_shape_for_any_class_set(name):
         assert method.scores(torch.randn(7, FEATURE_DIM), prepared).shape == (7, k)
 
 
+#: the floor of the mean accuracy over classifier seeds below, per method (default: FIT_FLOOR). The toy's
+#: data and every seed are fixed, yet the trained weights still depend on floating-point rounding: the
+#: thread count (1 and 2 threads agree, 3 and more differ) and the CPU kernels (AVX-512, AVX2 or none)
+#: change the order of sums. Measured over 45 rounding-level variants (threads 1, 2, 3, 4, 8 x those
+#: kernels, and the features moved by 1e-6): CADA-VAE, SA-DVAE, its ablation and the naive alignment
+#: 0.933-0.983 (sd <= 0.004), whatever the variant; FS-VAE 0.843-0.880 (mean 0.862, sd 0.012, two
+#: modes, 0.847 and 0.87, as one classifier seed's class dies or not), so 0.85 failed on 17 of the 45.
+#: 0.80 is five of its standard deviations below its mean. (Over 40 other data seeds FS-VAE's mean is
+#: 0.62-0.96, median 0.84: lower than the rest of the family on this toy, not an accident of seed 0.)
+FIT_FLOOR = 0.85
+FIT_FLOORS = {"fs_vae": 0.80}
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op thread, so that a machine's core count cannot change the trained weights (see
+    FIT_FLOORS); matrices this small are also faster so on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.mark.parametrize("name", list_methods())
-def test_a_few_steps_fit_seen_classes(name):
+def test_a_few_steps_fit_seen_classes(name, one_thread):
     """Training lowers the loss on a separable toy problem (features = noisy copies of text)."""
     torch.manual_seed(0)
     method = create_method(name, {"lr": 1e-2}, FEATURE_DIM, TEXT_DIM).train()
@@ -73,13 +96,15 @@ def test_a_few_steps_fit_seen_classes(name):
     # A classifier fitted in prepare (the SynSE family's C_u) ends in a ReLU on its logits
     # (docs/methods.md#the-synse-family-of-vaes): on this 6-class toy, where the text posterior's sigma
     # stays near 1, about one initialisation in four leaves a class's logit dead at 0, as in the official code. So the
-    # mean over ten classifier seeds is what must fit (0.92-0.97 measured for every such method).
+    # mean over ten classifier seeds is what must fit, above the method's measured floor (FIT_FLOORS);
+    # and some seed must fit every class (1.0 in all 45 variants: the latent separates them).
     accs = []
     for seed in range(10):
         method.config = dataclasses.replace(method.config, seed=seed)
         pred = method.scores(feats, method.prepare(text)).argmax(1)
         accs.append(float((pred == labels).float().mean()))
-    assert sum(accs) / len(accs) > 0.85, accs
+    assert max(accs) >= 0.95, accs
+    assert sum(accs) / len(accs) > FIT_FLOORS.get(name, FIT_FLOOR), accs
 
 
 def test_bad_batch_and_config_are_clear_errors():
