@@ -173,6 +173,7 @@ class MiniLMTextEncoder(TextEncoder):
     ):
         if model_path is None:
             folder = packaged_model_path()
+            weights_file(folder)  # a damaged install is reported now, not at the first text
             expected: str | None = MINILM_SAFETENSORS_SHA256
             self.id = "minilm"
         else:
@@ -183,12 +184,39 @@ class MiniLMTextEncoder(TextEncoder):
             self.id = "minilm" if same else f"sentence-transformers:{digest[:12]}"
         self.model_path = Path(folder)
         self.batch_size = batch_size
-        self._model = load_sentence_transformer(folder, device=device, expected_sha256=expected)
-        self.dim = embedding_dimension(self._model)
-        self.device = str(self._model.device)
+        self._device_request = device
+        self._expected_sha256 = expected
+        self._model = None
+        if self.id == "minilm":
+            # The packaged model's size is known, so loading waits for the first text that is not in
+            # the embedding cache: importing sentence-transformers and reading the weights take
+            # about 8 s on a 2-core CPU, and a recognizer whose class names are cached never needs it.
+            self.dim = MINILM_DIM
+        else:
+            self.dim = 0  # set from the model, loaded now: a user's folder may have any size
+            self.dim = embedding_dimension(self.model)
+
+    @property
+    def model(self):
+        """The SentenceTransformer, loaded (and its weights' hash checked) on first use."""
+        if self._model is None:
+            self._model = load_sentence_transformer(self.model_path, device=self._device_request,
+                                                    expected_sha256=self._expected_sha256)
+            dim = embedding_dimension(self._model)
+            if self.dim and dim != self.dim:
+                raise TextEncoderError(f"{self.model_path}: the model gives {dim}-d embeddings, expected {self.dim}")
+        return self._model
+
+    @property
+    def device(self) -> str:
+        if self._model is None:
+            from engine.device import resolve_device
+
+            return str(resolve_device(self._device_request))
+        return str(self._model.device)
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
-        return self._model.encode(
+        return self.model.encode(
             texts,
             batch_size=len(texts),
             convert_to_numpy=True,

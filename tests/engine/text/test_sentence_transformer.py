@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +19,8 @@ from engine.text.sentence_transformer import (
     load_sentence_transformer,
     packaged_model_path,
 )
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_similar_actions_are_closer(minilm):
@@ -35,13 +40,40 @@ def test_shape_dtype_norm_and_id(minilm, ntu60_names):
 
 
 def test_second_create_reuses_the_loaded_model(minilm):
+    minilm.encode(["load it"])
     start = time.perf_counter()
     again = create_text_encoder("minilm")
+    again.encode(["load it"])
     assert time.perf_counter() - start < 0.5
-    assert again._model is minilm._model
+    assert again.model is minilm.model
     # The packaged folder given explicitly is the same model, with the same id.
     explicit = create_text_encoder("minilm", model_path=packaged_model_path())
-    assert explicit.id == "minilm" and explicit._model is minilm._model
+    assert explicit.id == "minilm" and explicit.model is minilm.model
+
+
+def test_the_packaged_model_loads_at_the_first_text_not_before(tmp_path):
+    # In a fresh process: the recognizer with cached class names never imports sentence-transformers.
+    code = (
+        "import sys\n"
+        "from engine.text import create_text_encoder\n"
+        "from engine.text.cached import CachedTextEncoder\n"
+        f"cached = CachedTextEncoder(create_text_encoder('minilm'), cache_dir={str(tmp_path)!r})\n"
+        "first = cached.encode(['drink water'])\n"
+        "assert 'sentence_transformers' in sys.modules  # a new text: the model was needed\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=120)
+    probe = (
+        "import sys\n"
+        "from engine.text import create_text_encoder\n"
+        "from engine.text.cached import CachedTextEncoder\n"
+        f"cached = CachedTextEncoder(create_text_encoder('minilm'), cache_dir={str(tmp_path)!r})\n"
+        "v = cached.encode(['drink water'])\n"
+        "assert v.shape == (1, 384), v.shape\n"
+        "print('sentence_transformers' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
 
 
 def test_pin_refuses_a_tampered_copy(minilm, tmp_path):
