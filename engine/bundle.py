@@ -223,6 +223,13 @@ def save_bundle(bundle: Bundle, path: str | os.PathLike) -> str:
     from safetensors.torch import save
 
     tensors = _tensors(bundle)
+    for name in sorted(tensors):
+        t = tensors[name]
+        if t.is_floating_point() and not _finite(t):
+            # load_bundle refuses such a file; saying so now names the cause (a run that diverged)
+            # instead of leaving a model that every later load rejects
+            raise ModelFileError(path, f"not written: weights hold NaN or infinite values (first in tensor "
+                                       f"{name!r}); the training run diverged")
     digest = weights_digest(tensors)
     manifest = bundle.manifest()
     manifest["weights_sha256"] = digest

@@ -703,6 +703,18 @@ def test_non_finite_weights_are_refused_naming_the_tensor(small, tmp_path):  # i
         refused(tmp_path / "nan.zsar", with_tensors(data, poison), "NaN or infinite", name)
 
 
+def test_a_diverged_model_is_not_written(tmp_path):
+    bundle = tiny_bundle()
+    weight = next(p for p in bundle.method.parameters() if p.is_floating_point())
+    with torch.no_grad():
+        weight.view(-1)[0] = float("nan")
+    target = tmp_path / "diverged.zsar"
+    with pytest.raises(ModelFileError, match="not written: weights hold NaN") as err:
+        save_bundle(bundle, target)
+    assert str(target) in str(err.value) and "\n" not in str(err.value)
+    assert not target.exists() and not list(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize("key, value, known", [
     ("train_layout", "kinect_v9", "kinect_v1_20"),
     ("encoder.name", "resnet", "stgcn"),
