@@ -36,8 +36,8 @@ def demo_clips():
 
 def default_bundle() -> Path | None:
     """``$ZSAR_BUNDLE`` or the embedded default model (as ``zsar recognize`` finds it), None if absent."""
+    from engine.bundle import resolve_bundle
     from engine.errors import ZsarError
-    from trainer.commands.recognize import resolve_bundle
 
     try:
         path = resolve_bundle(None)

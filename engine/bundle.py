@@ -33,8 +33,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from engine.atomic import atomic_write_bytes
 from engine.errors import ModelFileError
-from engine.io.atomic import atomic_write_bytes
 from engine.skeleton.preprocess import PreprocessConfig
 from engine.types import ClassSet
 
@@ -216,6 +216,31 @@ def seal_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
     sealed = json.loads(json.dumps(manifest))  # the digest is of what a reader will parse: str keys, lists
     sealed[_DIGEST_FIELD] = manifest_digest(sealed)
     return sealed
+
+
+def default_bundle_path() -> Path:
+    """The embedded default model (``assets/models/default.zsar``; its card is ``MODEL_CARD.md``)."""
+    from engine.assets import asset_path
+
+    return asset_path("models", "default.zsar")
+
+
+def resolve_bundle(path: str | os.PathLike | None = None) -> Path:
+    """The bundle to use: ``path`` when given, else ``$ZSAR_BUNDLE``, else the default model.
+
+    Raises:
+        ModelFileError: nothing given and the default model is not installed.
+    """
+    if path:
+        return Path(path)
+    env = os.environ.get("ZSAR_BUNDLE")
+    if env:
+        return Path(env)
+    default = default_bundle_path()
+    if not default.exists():
+        raise ModelFileError(default, "no bundle given and the default model is not installed; pass --bundle "
+                                      "FILE (a .zsar written by zsar export)")
+    return default
 
 
 def save_bundle(bundle: Bundle, path: str | os.PathLike) -> str:

@@ -34,8 +34,8 @@ from typing import Any
 
 import torch
 
+from engine.atomic import atomic_write_bytes
 from engine.device import autocast
-from engine.io.atomic import atomic_write_bytes
 from trainer.events import EpochEnded, EventSink, StepLogged
 
 

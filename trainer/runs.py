@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.atomic import atomic_write_bytes, atomic_write_text
 from engine.errors import ZsarError
-from engine.io.atomic import atomic_write_bytes, atomic_write_text
 from trainer.config import RunConfig
 
 

@@ -55,7 +55,7 @@ def read_class_set_file(path: str | Path) -> ClassSet:
 
 
 def write_class_set_file(cs: ClassSet, path: str | Path) -> None:
-    from engine.io.atomic import atomic_write_text
+    from engine.atomic import atomic_write_text
 
     p = Path(path)
     atomic_write_text(p, json.dumps(cs.to_dict(), indent=2) + "\n" if p.suffix.lower() == ".json"

@@ -45,8 +45,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.atomic import atomic_write_text
 from engine.errors import SkeletonFileError
-from engine.io.atomic import atomic_write_text
 from engine.io.base import (
     MAX_ABS_METRES,
     SkeletonCollection,

@@ -30,9 +30,9 @@ from collections.abc import Callable
 from http.client import HTTPException
 from pathlib import Path
 
+from engine.atomic import atomic_write_bytes, atomic_write_text
 from engine.cache import cache_dir
 from engine.errors import ZsarError
-from engine.io.atomic import atomic_write_bytes, atomic_write_text
 from engine.pose import task_builder
 from engine.pose.task_builder import KNOWN_TASK_SHA256, KNOWN_WHEEL_NAME, KNOWN_WHEEL_SHA256, TASK_ENTRIES
 

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.atomic import atomic_write_bytes
 from engine.cache import cache_dir
-from engine.io.atomic import atomic_write_bytes
 from engine.text.base import TextEncoder, as_text_list
 
 logger = logging.getLogger(__name__)

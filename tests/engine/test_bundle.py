@@ -142,7 +142,7 @@ def test_save_is_atomic(saved, tmp_path, monkeypatch):
     def boom(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr("engine.io.atomic.os.replace", boom)
+    monkeypatch.setattr("engine.atomic.os.replace", boom)
     with pytest.raises(OSError):
         save_bundle(bundle, target)
     assert target.read_bytes() == before

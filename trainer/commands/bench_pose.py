@@ -56,13 +56,12 @@ def _stats(ms: list[float]) -> dict[str, float | None]:
 
 def bench_pose(video: str | None = None, frames: int = 300, stride: int = 8, bundle_path: str | None = None,
                pose_model: str | None = None, device: str = "cpu") -> dict[str, Any]:
-    from engine.bundle import StreamingConfig, load_bundle
+    from engine.bundle import StreamingConfig, load_bundle, resolve_bundle
     from engine.live import run_live
     from engine.pose import MediaPipePoseEstimator, VideoFileSource
     from engine.pose.photo_video import write_photo_video
     from engine.streaming import StreamingRecognizer, text_encoder_for
     from engine.types import ClassSet
-    from trainer.commands.recognize import resolve_bundle
 
     bundle = load_bundle(resolve_bundle(bundle_path))
     with tempfile.TemporaryDirectory(prefix="zsar-bench-pose-") as tmp:

@@ -387,7 +387,7 @@ MARK_END = "<!-- zsar bench zeroshot: end -->"
 
 def write_results(path: Path, text: str) -> None:
     """Replace the part of ``path`` between the markers (append it when they are absent)."""
-    from engine.io.atomic import atomic_write_text
+    from engine.atomic import atomic_write_text
 
     body = f"{MARK_START}\n{text}\n{MARK_END}"
     old = path.read_text(encoding="utf-8") if path.exists() else ""

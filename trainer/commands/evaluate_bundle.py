@@ -61,10 +61,9 @@ def evaluate_bundle(bundle_path: str | None, files: str | Path, labels_csv: str 
                     actions: str | None = None, batch_size: int = 64, device: str = "auto",
                     plot: str | None = None) -> dict[str, Any]:
     """Top-1 / top-5 accuracy, per-class accuracy and the commonest confusions of a bundle on a folder."""
-    from engine.bundle import load_bundle
+    from engine.bundle import load_bundle, resolve_bundle
     from engine.io import open_skeleton_file
     from engine.streaming import StreamingRecognizer
-    from trainer.commands.recognize import resolve_bundle
 
     t0 = time.perf_counter()
     root = Path(files)

@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-from engine.assets import asset_path
 from engine.errors import ZsarError
 from engine.types import ClassSet
-
-DEFAULT_BUNDLE = asset_path("models", "default.zsar")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,25 +21,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", help="a skeleton file (any supported format) or a video (pose by MediaPipe)")
     p.add_argument("--actions", required=True,
                    help='action names separated by ";" (a "name: description" pair gives a description)')
-    p.add_argument("--bundle", help=f"model bundle (default: {DEFAULT_BUNDLE.relative_to(asset_path().parent)})")
+    p.add_argument("--bundle", help="model bundle (default: $ZSAR_BUNDLE, else assets/models/default.zsar)")
     p.add_argument("--top", type=int, default=5, help="how many ranked names to print per sequence")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--clip-checkpoint", help="local CLIP ViT-B/32 weights, for bundles whose text encoder is CLIP")
     p.add_argument("--pose-model", help="MediaPipe pose .task for a video input (default: zsar pose-model's)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
-
-
-def resolve_bundle(path: str | None) -> Path:
-    if path:
-        return Path(path)
-    env = os.environ.get("ZSAR_BUNDLE")
-    if env:
-        return Path(env)
-    if not DEFAULT_BUNDLE.exists():
-        raise ZsarError(f"no --bundle given and the default bundle {DEFAULT_BUNDLE} is not installed; "
-                        "pass --bundle FILE (a .zsar written by zsar export)")
-    return DEFAULT_BUNDLE
 
 
 def _class_set(actions: str) -> ClassSet:
@@ -60,7 +44,7 @@ def recognize_video(input_path: str, actions: str, bundle_path: str | None = Non
     person) and the streaming recognizer's windows, as the Live tab shows them."""
     import numpy as np
 
-    from engine.bundle import load_bundle
+    from engine.bundle import load_bundle, resolve_bundle
     from engine.live import run_live
     from engine.pose import MediaPipePoseEstimator, VideoFileSource
     from engine.streaming import StreamingRecognizer, text_encoder_for
@@ -85,7 +69,7 @@ def recognize_video(input_path: str, actions: str, bundle_path: str | None = Non
 
 def recognize_file(input_path: str, actions: str, bundle_path: str | None = None, top: int = 5,
                    device: str = "auto", text_options: dict[str, Any] | None = None) -> dict[str, Any]:
-    from engine.bundle import load_bundle
+    from engine.bundle import load_bundle, resolve_bundle
     from engine.io import open_skeleton_file
     from engine.streaming import StreamingRecognizer, text_encoder_for
 

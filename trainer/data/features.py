@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.atomic import atomic_write_bytes
 from engine.errors import ZsarError
-from engine.io.atomic import atomic_write_bytes
 
 SPLIT_FILES = ("train", "train_label", "ztest", "z_label", "gtest", "g_label", "gtest_out")
 VAL_FILES = ("train", "train_label", "ztest", "z_label", "val", "val_label", "ztest_out", "val_out")

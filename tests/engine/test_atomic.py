@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.io.atomic import atomic_write_bytes, atomic_write_text
+from engine.atomic import atomic_write_bytes, atomic_write_text
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _with_umask(mask: int, fn):
@@ -46,7 +46,7 @@ def test_replacing_a_file_keeps_its_mode(tmp_path):
 _WRITER = r"""
 import os, sys, time
 sys.path.insert(0, sys.argv[1])
-import engine.io.atomic as atomic
+import engine.atomic as atomic
 def stuck(fd):
     print("writing", flush=True)
     time.sleep(600)
