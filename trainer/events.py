@@ -71,6 +71,25 @@ class RunFailed(Event):
     message: str = ""
 
 
+def event_from_dict(d: dict[str, Any]) -> Event:
+    """The event a line of ``events.jsonl`` holds (the inverse of :meth:`Event.to_dict`).
+
+    Fields the event type does not know are ignored and missing ones take their defaults, so a reader
+    follows a run written by a slightly newer or older version.
+
+    Raises:
+        ValueError: not an event of a known type.
+    """
+    kind = d.get("event") if isinstance(d, dict) else None
+    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ValueError(f"not a known event: {kind!r}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    values = {k: v for k, v in d.items() if k in names}
+    values.setdefault("stage", "")
+    return cls(**values)
+
+
 class EventSink(Protocol):
     def __call__(self, event: Event) -> None: ...
 
@@ -146,3 +165,8 @@ class MultiSink:
     def __call__(self, event: Event) -> None:
         for s in self.sinks:
             s(event)
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.__name__: cls for cls in (StageStarted, StepLogged, EpochEnded, EvalReported, StageFinished, RunFailed)
+}

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal, Slot
 
+from trainer.events import event_from_dict
+
 POLL_MS = 250
 KILL_AFTER_MS = 15000  # a cancel that has not ended the process by then becomes a kill
 
@@ -33,7 +35,7 @@ def train_arguments(preset: str, method: str, out: str, data_root: str | None = 
 
 
 class TrainerService(QObject):
-    event_received = Signal(dict)  # one events.jsonl object
+    event_received = Signal(object)  # one events.jsonl line, as its trainer.events type
     log_line = Signal(str)  # the process's output, a line at a time
     finished = Signal(int, str)  # exit code (0 = done), run folder
     exported = Signal(str)  # the bundle written by export()
@@ -139,11 +141,10 @@ class TrainerService(QObject):
         self._partial = lines.pop()  # b"" after a complete line; else a line still being written
         for raw in lines:
             try:
-                event = json.loads(raw)
-            except ValueError:
+                event = event_from_dict(json.loads(raw))
+            except (ValueError, TypeError):  # a line of another kind, or from an incompatible version
                 continue
-            if isinstance(event, dict):
-                self.event_received.emit(event)
+            self.event_received.emit(event)
 
     @Slot(int, QProcess.ExitStatus)
     def _on_finished(self, code: int, status) -> None:

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from app.services.trainer_service import TrainerService, train_arguments
 from app.widgets.loss_plot import LossPlot
+from trainer.events import EpochEnded, Event, RunFailed, StageFinished, StageStarted, StepLogged
 from trainer.presets import preset_documents
 from trainer.stages import STAGES
 
@@ -176,26 +177,26 @@ class TrainerTab(QWidget):
             if item is not None:
                 item.setText(f"{mark} {base}{(' ' + detail) if detail else ''}")
 
-    @Slot(dict)
-    def _on_event(self, e: dict) -> None:
-        kind, stage = e.get("event"), e.get("stage", "")
-        if kind == "StageStarted":
+    @Slot(object)
+    def _on_event(self, e: Event) -> None:
+        stage = e.stage
+        if isinstance(e, StageStarted):
             self._stage_row(stage, "▶", "running")
-        elif kind == "StageFinished":
-            self._stage_row(stage, "✓", f"{e.get('seconds', 0):.1f} s")
-        elif kind == "RunFailed":
-            self._stage_row(stage, "✗", e.get("message", ""))
-        elif kind == "StepLogged":
-            per = max(int(e.get("steps_per_epoch") or 1), 1)
-            step = int(e.get("epoch", 0)) * per + int(e.get("step", 0))
-            losses = {f"{stage.split(':', 1)[-1]}/{k}": float(v) for k, v in (e.get("losses") or {}).items()
+        elif isinstance(e, StageFinished):
+            self._stage_row(stage, "✓", f"{e.seconds:.1f} s")
+        elif isinstance(e, RunFailed):
+            self._stage_row(stage, "✗", e.message)
+        elif isinstance(e, StepLogged):
+            per = max(int(e.steps_per_epoch or 1), 1)
+            step = int(e.epoch) * per + int(e.step)
+            losses = {f"{stage.split(':', 1)[-1]}/{k}": float(v) for k, v in (e.losses or {}).items()
                       if isinstance(v, (int, float))}
             self.loss_plot.add(step, losses)
-        elif kind == "EpochEnded":
-            epochs = max(int(e.get("epochs") or 1), 1)
-            self.progress.setValue(round(100 * (int(e.get("epoch", 0)) + 1) / epochs))
-            self.progress.setFormat(f"{stage}: epoch {int(e.get('epoch', 0)) + 1}/{epochs}")
-            self._stage_row(stage, "▶", f"epoch {int(e.get('epoch', 0)) + 1}/{epochs}")
+        elif isinstance(e, EpochEnded):
+            epochs = max(int(e.epochs or 1), 1)
+            self.progress.setValue(round(100 * (int(e.epoch) + 1) / epochs))
+            self.progress.setFormat(f"{stage}: epoch {int(e.epoch) + 1}/{epochs}")
+            self._stage_row(stage, "▶", f"epoch {int(e.epoch) + 1}/{epochs}")
 
     @Slot(int, str)
     def _on_finished(self, code: int, run_dir: str) -> None:

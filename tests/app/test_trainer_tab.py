@@ -3,6 +3,8 @@ end with its results, "use this model" loading the run's bundle, and a failing r
 
 from __future__ import annotations
 
+from trainer.events import EpochEnded
+
 
 def _choose(tab, preset: str, method: str, out: str, data_root: str = "") -> None:
     tab.preset_box.setCurrentText(preset)
@@ -34,7 +36,7 @@ def test_cancel_stops_after_a_checkpoint_and_resume_runs_to_the_end_and_its_mode
     w.trainer_service.event_received.connect(seen.append)
     tab.start_button.click()
     assert tab.cancel_button.isEnabled() and not tab.start_button.isEnabled()
-    qtbot.waitUntil(lambda: any(e.get("event") == "EpochEnded" for e in seen), timeout=180_000)
+    qtbot.waitUntil(lambda: any(isinstance(e, EpochEnded) for e in seen), timeout=180_000)
     with qtbot.waitSignal(w.trainer_service.finished, timeout=60_000) as cancelled:
         tab.cancel_button.click()
     assert cancelled.args[0] == 130 and tab.progress.format().startswith("cancelled"), \
