@@ -62,6 +62,26 @@ def top1(pred: Iterable[int], labels: Iterable[int]) -> float:
     return float(np.mean(p == y))
 
 
+def top_k(ranked: np.ndarray, labels: Iterable[int], k: int) -> float:
+    """Top-k accuracy: the fraction of samples whose label is among their first ``k`` ranked classes.
+
+    Args:
+        ranked: ``(N, C)`` class ids per sample, best first (``np.argsort(-scores, axis=1)``).
+        labels: ``(N,)`` true class ids.
+        k: how many ranks count (1 is :func:`top1` of the first column).
+
+    Raises:
+        ValueError: on empty or mismatched inputs, or k < 1.
+    """
+    r = np.asarray(ranked)
+    if r.ndim != 2 or k < 1:
+        raise ValueError(f"ranked must be (N, C) and k >= 1, got shape {r.shape} and k={k}")
+    _, y = _as_label_pair(r[:, 0], labels)
+    if not len(y):
+        raise ValueError("top_k of zero samples is undefined")
+    return float(np.mean((r[:, :k] == y[:, None]).any(axis=1)))
+
+
 def per_class_accuracy(
     pred: Iterable[int], labels: Iterable[int], classes: Iterable[int]
 ) -> dict[int, float]:

@@ -106,3 +106,16 @@ def test_bad_shapes_raise():
         top1([[0, 1]], [[0, 1]])
     with pytest.raises(ValueError):
         confusion([0], [0], [0, 0])
+
+
+def test_top_k_counts_a_label_among_the_first_k_ranks():
+    from trainer.metrics import top_k
+
+    ranked = np.array([[2, 0, 1], [0, 1, 2], [1, 2, 0], [2, 1, 0]])
+    labels = [2, 1, 0, 0]
+    assert top_k(ranked, labels, 1) == top1(ranked[:, 0], labels) == 0.25
+    assert top_k(ranked, labels, 2) == 0.5
+    assert top_k(ranked, labels, 3) == 1.0 == top_k(ranked, labels, 10)
+    for bad in ((ranked, labels, 0), (ranked[0], labels, 1), (ranked[:0], [], 1)):
+        with pytest.raises(ValueError):
+            top_k(*bad)

@@ -23,6 +23,7 @@ import numpy as np
 
 from engine.errors import ZsarError
 from engine.types import ClassSet
+from trainer.metrics import confusion, per_class_accuracy, top_k
 
 LABEL_COLUMNS = ("label", "class", "action", "class_name", "name")
 
@@ -97,27 +98,25 @@ def evaluate_bundle(bundle_path: str | None, files: str | Path, labels_csv: str 
     bundle = load_bundle(resolve_bundle(bundle_path))
     with StreamingRecognizer(bundle, class_set, device=device) as rec:
         probs = rec.probabilities(clips, batch_size)
-    y = np.asarray(truth)
+    y = np.asarray(truth, dtype=np.int64)
     scored = ~np.isnan(probs).any(1)
     order = np.argsort(-np.nan_to_num(probs, nan=-1.0), axis=1, kind="stable")
-    top1 = order[:, 0] == y
-    top5 = (order[:, :5] == y[:, None]).any(1)
     k = len(class_set)
-    matrix = np.zeros((k, k), np.int64)
-    for t, p in zip(y[scored], order[scored, 0]):
-        matrix[t, p] += 1
+    ranked, truth_scored = order[scored], y[scored]
+    matrix = confusion(ranked[:, 0], truth_scored, range(k))
+    accs = per_class_accuracy(ranked[:, 0], truth_scored, range(k)) if scored.any() else {}
     per_class = {}
     for c, name in enumerate(class_set.names):
-        m = (y == c) & scored
-        acc = None if not m.any() else round(100 * float(top1[m].mean()), 2)
-        per_class[name] = {"clips": int(m.sum()), "top1": acc}
+        acc = accs.get(c, float("nan"))
+        per_class[name] = {"clips": int(((y == c) & scored).sum()),
+                           "top1": None if np.isnan(acc) else round(100 * acc, 2)}
     confusions = Counter({(class_set.names[t], class_set.names[p]): int(matrix[t, p])
                           for t in range(k) for p in range(k) if t != p and matrix[t, p]})
     result = {
         "files": str(root), "labels": str(labels_csv), "bundle": bundle.path, "actions": list(class_set.names),
         "clips": int(len(clips)), "scored": int(scored.sum()), "no_person": int((~scored).sum()),
-        "top1": round(100 * float(top1[scored].mean()), 2) if scored.any() else None,
-        "top5": round(100 * float(top5[scored].mean()), 2) if scored.any() else None,
+        "top1": round(100 * top_k(ranked, truth_scored, 1), 2) if scored.any() else None,
+        "top5": round(100 * top_k(ranked, truth_scored, 5), 2) if scored.any() else None,
         "per_class": per_class,
         "confusions": [{"true": t, "predicted": p, "clips": n} for (t, p), n in confusions.most_common(10)],
         "failed": failed, "failed_count": len(failed),
