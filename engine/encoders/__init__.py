@@ -24,14 +24,12 @@ from typing import Any
 from torch import nn
 
 from engine.assets import asset_path, config_names, load_config_document
-from engine.registry import Registry
+from engine.encoders.base import SKELETON_ENCODERS
 
-SKELETON_ENCODERS: Registry[type[nn.Module]] = Registry("skeleton encoder")
-
-# The entry modules register themselves with @SKELETON_ENCODERS.register (imported after it exists).
-from engine.encoders.shift_gcn import ShiftGCN, ShiftGCNConfig  # noqa: E402
-from engine.encoders.stgcn import STGCN, STGCNConfig  # noqa: E402
-from engine.encoders.tcn import TCN, TCNConfig  # noqa: E402
+# The entry modules register themselves with @SKELETON_ENCODERS.register when imported.
+from engine.encoders.shift_gcn import ShiftGCN, ShiftGCNConfig
+from engine.encoders.stgcn import STGCN, STGCNConfig
+from engine.encoders.tcn import TCN, TCNConfig
 
 CONFIG_DIR = asset_path("configs", "encoders")
 

@@ -16,7 +16,11 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from engine.registry import Registry
 from engine.types import NUM_JOINTS
+
+# Every entry module registers itself with @SKELETON_ENCODERS.register; engine.encoders imports them all.
+SKELETON_ENCODERS: Registry[type[nn.Module]] = Registry("skeleton encoder")
 
 
 class EncoderConfig:

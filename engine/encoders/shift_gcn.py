@@ -42,8 +42,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.encoders import SKELETON_ENCODERS
-from engine.encoders.base import EncoderConfig, SkeletonEncoder
+from engine.encoders.base import SKELETON_ENCODERS, EncoderConfig, SkeletonEncoder
 from engine.encoders.blocks import DataBatchNorm
 from engine.types import NUM_JOINTS
 

@@ -33,8 +33,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from engine.encoders import SKELETON_ENCODERS
-from engine.encoders.base import EncoderConfig, SkeletonEncoder
+from engine.encoders.base import SKELETON_ENCODERS, EncoderConfig, SkeletonEncoder
 from engine.encoders.blocks import DataBatchNorm, GraphConv, residual_conv, temporal_conv
 from engine.skeleton.graph import Graph
 from engine.types import NUM_JOINTS

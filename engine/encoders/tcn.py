@@ -23,8 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from engine.encoders import SKELETON_ENCODERS
-from engine.encoders.base import EncoderConfig, SkeletonEncoder
+from engine.encoders.base import SKELETON_ENCODERS, EncoderConfig, SkeletonEncoder
 from engine.types import NUM_JOINTS
 
 

@@ -18,13 +18,10 @@ import os
 from typing import Any
 
 from engine.assets import asset_path, config_names, load_config_document
-from engine.registry import Registry
 
-METHODS: Registry = Registry("method")
-
-# The entry modules register themselves with @METHODS.register (imported after it exists).
-from engine.methods import cada_vae, contrastive, fs_vae, pgfa, sa_dvae, scale  # noqa: E402,F401
-from engine.methods.base import MethodConfig, ZeroShotMethod  # noqa: E402
+# The method modules register themselves with @METHODS.register when imported.
+from engine.methods import cada_vae, contrastive, fs_vae, pgfa, sa_dvae, scale  # noqa: F401
+from engine.methods.base import METHODS, MethodConfig, ZeroShotMethod
 
 CONFIG_DIR = asset_path("configs", "methods")
 

@@ -26,6 +26,10 @@ import torch
 from torch import nn
 
 from engine.optim import Adam
+from engine.registry import Registry
+
+# Every method module registers itself with @METHODS.register; engine.methods imports them all.
+METHODS: Registry = Registry("method")
 
 
 @dataclasses.dataclass(frozen=True)

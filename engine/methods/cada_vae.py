@@ -22,7 +22,7 @@ import dataclasses
 
 import torch
 
-from engine.methods import METHODS
+from engine.methods.base import METHODS
 from engine.methods.vae_blocks import Position, VAEMethod, VAEMethodConfig, wasserstein_distance
 
 

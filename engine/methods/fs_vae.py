@@ -60,7 +60,7 @@ import math
 import torch
 from torch import nn
 
-from engine.methods import METHODS
+from engine.methods.base import METHODS
 from engine.methods.vae_blocks import (
     CrossAlignedVAE,
     Encoder,

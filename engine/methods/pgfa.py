@@ -37,8 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.methods import METHODS
-from engine.methods.base import MethodConfig, ZeroShotMethod
+from engine.methods.base import METHODS, MethodConfig, ZeroShotMethod
 from engine.optim import SGD
 
 PROTOTYPE_MODES = ("transductive", "none")

@@ -50,7 +50,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.methods import METHODS
+from engine.methods.base import METHODS
 from engine.methods.vae_blocks import (
     Position,
     VAEMethod,

@@ -46,8 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.methods import METHODS
-from engine.methods.base import MethodConfig, ZeroShotMethod
+from engine.methods.base import METHODS, MethodConfig, ZeroShotMethod
 
 SCORE_CHUNK = 256  # test samples scored at once: (chunk, K, D) decoder outputs stay small
 
