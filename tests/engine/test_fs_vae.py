@@ -20,7 +20,7 @@ from engine.methods.fs_vae import (
     dct_matrix,
     fs_vae_schedule,
 )
-from tests.engine.test_sa_dvae import style_data, tiny_data, zsl_top1
+from tests.engine.fixtures import style_data, tiny_data, zsl_top1
 from trainer.loop import fit
 
 TINY = {"lr": 1e-3, "latent_size": 16, "batch_size": 16, "epochs": 3, "iterations_per_epoch": 40,

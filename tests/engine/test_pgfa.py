@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from engine.methods import create_method, load_method_config
 from engine.methods.pgfa import PGFAConfig, kl_loss, prototype_scores
-from tests.engine.test_sa_dvae import style_data, tiny_data
+from tests.engine.fixtures import style_data, tiny_data
 from trainer.loop import fit
 
 

@@ -9,7 +9,7 @@ import torch
 
 from engine.methods import create_method, load_method_config
 from engine.methods.scale import ScaleConfig, gaussian_kl
-from tests.engine.test_sa_dvae import style_data, tiny_data
+from tests.engine.fixtures import style_data, tiny_data
 from trainer.loop import fit
 
 TINY = {"latent_size": 8, "hidden_size": 32, "epochs": 3, "batch_size": 16}

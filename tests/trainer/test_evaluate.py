@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.trainer.test_cli import assert_one_line_error, zsar
+from tests.trainer.conftest import assert_one_line_error, zsar
 from trainer.commands.evaluate import find_runs, mean_std, read_run, split_family, summarise
 from trainer.config import TextSpec, resolve
 from trainer.data.splits import load_split

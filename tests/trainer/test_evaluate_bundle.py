@@ -10,7 +10,7 @@ import pytest
 from engine import synth
 from engine.errors import ZsarError
 from engine.io import write_ntu_skeleton
-from tests.trainer.test_cli import assert_one_line_error, zsar
+from tests.trainer.conftest import assert_one_line_error, zsar
 from trainer.commands.evaluate_bundle import read_labels
 
 ACTIONS = ("wave right hand", "squat", "jump", "clap")

@@ -10,7 +10,7 @@ import pytest
 
 from engine import synth
 from engine.errors import ZsarError
-from tests.trainer.test_pipeline_smoke import config
+from tests.trainer.conftest import config
 from trainer.cli import main as zsar
 from trainer.config import RunConfig
 from trainer.events import ListSink

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.trainer.test_cli import assert_one_line_error, zsar
+from tests.trainer.conftest import assert_one_line_error, zsar
 
 
 @pytest.fixture(scope="module")

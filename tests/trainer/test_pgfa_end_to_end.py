@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from engine.errors import ZsarError
-from tests.trainer.test_pipeline_smoke import procedural_split
+from tests.trainer.conftest import procedural_split
 from trainer.config import RunConfig, TextSpec, resolve
 from trainer.events import ListSink
 from trainer.runs import Run

@@ -8,7 +8,7 @@ import pytest
 
 from engine.bundle import save_bundle
 from tests.engine.fixtures import small_bundle
-from tests.trainer.test_cli import assert_one_line_error, zsar
+from tests.trainer.conftest import assert_one_line_error, zsar
 
 
 @pytest.fixture(scope="module")

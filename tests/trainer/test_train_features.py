@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.trainer.test_cli import assert_one_line_error, zsar
+from tests.trainer.conftest import assert_one_line_error, zsar
 from trainer.config import TextSpec, resolve
 from trainer.data.splits import load_split
 from trainer.data.synthetic_features import make_feature_folders
