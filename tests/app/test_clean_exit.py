@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.app.conftest import needs_gl
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,6 +65,7 @@ def _assert_clean(proc: subprocess.CompletedProcess) -> None:
 
 
 @needs_gl
+@pytest.mark.slow
 def test_close_while_a_model_load_and_a_recognition_run_exits_0():
     proc = _run(["-c", CLOSE_DURING_LOAD_AND_RECOGNITION])
     _assert_clean(proc)

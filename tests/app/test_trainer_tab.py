@@ -3,6 +3,8 @@ end with its results, "use this model" loading the run's bundle, and a failing r
 
 from __future__ import annotations
 
+import pytest
+
 from trainer.events import EpochEnded
 
 
@@ -24,6 +26,7 @@ def test_a_failing_run_shows_why_and_the_tab_stays_usable(fresh, qtbot, tmp_path
     assert tab.start_button.isEnabled() and not tab.cancel_button.isEnabled()
 
 
+@pytest.mark.slow
 def test_cancel_stops_after_a_checkpoint_and_resume_runs_to_the_end_and_its_model_loads(fresh, qtbot, tmp_path):
     # One run serves both journeys (a cancelled run resumed, and a run to the end whose model is used):
     # a tiny preset trains for a minute, and a second run would test nothing the resume does not.

@@ -47,6 +47,7 @@ def test_results_are_written_between_markers(tmp_path):
     assert text.count(bz.MARK_START) == 1 and text.count(bz.MARK_END) == 1
 
 
+@pytest.mark.slow
 def test_one_fold_end_to_end(tmp_path):
     """A two-epoch TCN recipe trained on UTD-MHAD's training subjects (one dataset, to keep the test
     short; the benchmark's folds train on five): the bundle is exported, recognises HDM05's test actors

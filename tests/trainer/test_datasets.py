@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 
 import numpy as np
+import pytest
 
 from engine.skeleton.preprocess import PreprocessConfig
 from tests.conftest import shared_path
@@ -135,6 +136,7 @@ def test_pku_mmd_split_file_errors_name_the_file(tmp_path):
     assert read_split_file(tmp_path / "ok.txt") == {"train": {"0002-L", "0002-M"}, "test": {"0291-R"}}
 
 
+@pytest.mark.slow
 def test_the_default_bundles_combined_dataset_keeps_each_sources_protocol():
     from trainer.data.datasets import balanced_weights, combined_class_names
 

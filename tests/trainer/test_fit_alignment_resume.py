@@ -100,6 +100,7 @@ def outcome(run: Run) -> dict:
     ("validation", "fit_alignment:validation_fold", 2),  # killed in the first fold
     ("test", "fit_alignment:split", 3),  # killed in the second, the first finished
 ])
+@pytest.mark.slow
 def test_killed_fit_alignment_resumes_after_its_last_epoch(tmp_path, features, selection, stage, epochs_done):
     config = make_config(features, selection)
     whole = Run(tmp_path / "whole")

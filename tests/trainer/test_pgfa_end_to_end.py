@@ -26,6 +26,7 @@ def _config(tmp_path, method: str = "pgfa") -> RunConfig:
     return RunConfig.from_dict({**base.to_dict(), "pretrain": pretrain})
 
 
+@pytest.mark.slow
 def test_stage_one_trains_the_encoder_through_pgfas_alignment(tmp_path):
     from trainer.commands.export import export_run
 

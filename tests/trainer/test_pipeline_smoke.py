@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from engine import synth
 from tests.trainer.conftest import config
 from trainer.config import RunConfig
@@ -74,6 +76,7 @@ def _zsar(*args: str) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_result(tmp_path):
     cfg = config(tmp_path, epochs=6)
     # The TCN (the default model's encoder) trains an epoch here in a fraction of stgcn_small's time;
@@ -101,6 +104,7 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
     assert all(json.loads(line) for line in events)  # every line whole, even across the kill
 
 
+@pytest.mark.slow
 def test_stage_one_with_two_gloo_processes(tmp_path):
     """torchrun --nproc_per_node=2 on the CPU: DistributedDataParallel over gloo for pretrain_encoder,
     then rank 0 alone finishes the run."""

@@ -75,6 +75,7 @@ def test_test_set_selection_is_labelled(tmp_path, features):
     assert r["selection"]["on"] == "test" and "TEST" in r["selection"]["note"]
 
 
+@pytest.mark.slow
 def test_cli_train_and_its_errors(tmp_path, features):
     root, text = features
     out = tmp_path / "cli_run"
