@@ -23,7 +23,8 @@ import dataclasses
 import torch
 
 from engine.methods.base import METHODS
-from engine.methods.vae_blocks import Position, VAEMethod, VAEMethodConfig, wasserstein_distance
+from engine.methods.vae_blocks import wasserstein_distance
+from engine.methods.vae_method import Position, VAEMethod, VAEMethodConfig
 
 
 @dataclasses.dataclass(frozen=True)

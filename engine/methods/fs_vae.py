@@ -61,16 +61,8 @@ import torch
 from torch import nn
 
 from engine.methods.base import METHODS
-from engine.methods.vae_blocks import (
-    CrossAlignedVAE,
-    Encoder,
-    Position,
-    VAEMethod,
-    VAEMethodConfig,
-    VAEStep,
-    batch_position,
-    reparameterize,
-)
+from engine.methods.vae_blocks import CrossAlignedVAE, Encoder, VAEStep, reparameterize
+from engine.methods.vae_method import Position, VAEMethod, VAEMethodConfig, batch_position
 
 ENHANCEMENTS = ("code", "weights_only", "none")
 

@@ -51,15 +51,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.methods.base import METHODS
-from engine.methods.vae_blocks import (
-    Position,
-    VAEMethod,
-    VAEMethodConfig,
-    VAEStep,
-    adam,
-    gaussian_noise,
-    init_linear_,
-)
+from engine.methods.vae_blocks import VAEStep, gaussian_noise, init_linear_
+from engine.methods.vae_method import Position, VAEMethod, VAEMethodConfig, adam
 from engine.optim import Adam
 
 BETA_SCHEDULES = ("code", "linear", "cyclical")

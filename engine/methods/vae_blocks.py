@@ -1,4 +1,4 @@
-"""Building blocks of the SynSE family of cross-aligned VAEs: CADA-VAE (as run in the SynSE
+"""Network blocks of the SynSE family of cross-aligned VAEs: CADA-VAE (as run in the SynSE
 repository), SA-DVAE and its ablations, and later FS-VAE and SynSE itself.
 
 Follows ``skelemoa/synse-zsl:synse/synse.py`` and ``pha123661/SA-DVAE:model.py``, ``train.py``
@@ -12,9 +12,6 @@ Follows ``skelemoa/synse-zsl:synse/synse.py`` and ``pha123661/SA-DVAE:model.py``
 * :func:`code_kl` is the code's ``KL_divergence``, which is **minus** the KL divergence averaged over
   the batch (docs/methods.md#reproduction-quirks, quirk 4); the losses here add ``-code_kl``, which is what ``loss -=
   f * KL`` does;
-* the unseen-class classifier is ``MLP([latent, k])`` = Linear + ReLU (ReLU on the logits, 11.2),
-  trained with Adam (lr 1e-3) for 300 full-batch steps of cross-entropy on 500 samples per unseen
-  class drawn from the text encoder's posterior (:func:`fit_unseen_classifier`).
 
 Speed notes (the reason for the shapes of things below): at NTU scale a training step is a few
 hundred microseconds of arithmetic, so Python and autograd overhead per tensor operation
@@ -22,21 +19,19 @@ dominates. The mu and log sigma^2 heads of an encoder are one matmul; each decod
 own and the other modality's latent in one matmul (the two halves of a stacked batch); the noise
 of every latent block of a step is one ``randn``; the loss is one dot product of a vector of
 terms with a vector of weights.
+
+The unseen-class classifier is in :mod:`engine.methods.unseen_classifier`, the method skeleton the
+family shares in :mod:`engine.methods.vae_method`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from engine.methods.base import MethodConfig, ZeroShotMethod
-from engine.optim import Adam
 
 #: Xavier-uniform gain of every Linear in the SynSE family (``weights_init`` in both repositories).
 INIT_GAIN = 0.5
@@ -248,265 +243,3 @@ class CrossAlignedVAE(nn.Module):
         (every official implementation normalises the text features)."""
         t = class_embeddings / torch.norm(class_embeddings, dim=1, keepdim=True)
         return self.text_encoder(t)
-
-
-# --- the unseen-class classifier ------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class UnseenClassifier:
-    """``MLP([latent, k])``: ``relu(z @ weight.T + bias)``, fitted for one class set. A value: never
-    modified after :func:`fit_unseen_classifier` returns it."""
-
-    weight: torch.Tensor  # (k, latent)
-    bias: torch.Tensor  # (k,)
-
-    @property
-    def num_classes(self) -> int:
-        return self.weight.shape[0]
-
-    def __call__(self, z: torch.Tensor) -> torch.Tensor:
-        w, b = self.weight.to(z.device, z.dtype), self.bias.to(z.device, z.dtype)
-        return torch.relu(torch.addmm(b, z, w.t()))
-
-
-@dataclasses.dataclass(frozen=True)
-class ClassifierConfig:
-    """How the unseen-class classifier is fitted (both official repositories: ``train_classifier``)."""
-
-    samples_per_class: int = 500
-    steps: int = 300
-    lr: float = 1e-3
-    betas: tuple[float, float] = (0.9, 0.999)  # torch.optim.Adam's defaults, which the code uses
-    eps: float = 1e-8
-
-
-def fit_unseen_classifier(mu: torch.Tensor, logvar: torch.Tensor, seed: int,
-                          config: ClassifierConfig = ClassifierConfig(),
-                          per_dimension_noise: bool = False) -> UnseenClassifier:
-    """Fit ``MLP([latent, k])`` on samples of the text posteriors of ``k`` unseen classes.
-
-    As the official ``train_classifier``: ``samples_per_class`` draws per class,
-    ``z = mu_c + eps * sigma_c`` (sample ``r * k + c`` is class ``c``, as ``repeat([500, 1])``
-    orders them), Xavier init (gain 0.5, zero bias), full-batch Adam on the cross-entropy of the
-    ReLU'd logits, ``steps`` steps. Gradients are written out by hand (a linear layer, a ReLU and a
-    softmax), so it needs no autograd and runs under ``torch.inference_mode`` too.
-
-    With one noise scalar per sample (the default quirk) every sample of class ``c`` lies on the
-    line ``mu_c + eps * sigma_c``, so ``z @ W.T = (mu_c @ W.T) + eps * (sigma_c @ W.T)``: the
-    forward pass and the weight gradient need only ``2k x latent`` matmuls plus ``n x k``
-    element-wise work instead of ``n x latent x k`` matmuls. That is the same function up to
-    floating-point rounding, and why a 24-class fit takes milliseconds, not seconds.
-
-    Args:
-        mu, logvar: ``(k, latent)`` text posterior of each unseen class.
-        seed: seeds this fit's own generator (init and samples): the same inputs give bit-identical
-            weights in any process.
-        per_dimension_noise: draw one scalar per latent dimension (then the dense path is used).
-
-    Returns:
-        The fitted classifier (float32, on the device of ``mu``).
-    """
-    mu, logvar = mu.detach().float(), logvar.detach().float()
-    k, latent = mu.shape
-    device = mu.device
-    g = torch.Generator(device=device).manual_seed(int(seed))
-    # the classifier is created (and initialised) before the samples are drawn, as in the code
-    weight = torch.empty(k, latent, device=device)
-    nn.init.xavier_uniform_(weight, gain=INIT_GAIN, generator=g)
-    params = torch.cat([weight, torch.zeros(k, 1, device=device)], dim=1)  # [W | b], one Adam tensor
-    r = config.samples_per_class
-    n = r * k
-    sigma = torch.exp(0.5 * logvar)
-    # Layout: logits are (class j, sample) with the softmax over dim 0, which torch's kernels do
-    # far faster than a softmax over a short last dimension.
-    if per_dimension_noise:
-        eps = torch.randn(r, k, latent, generator=g, device=device)
-        z1 = torch.cat([(mu + eps * sigma).reshape(n, latent), torch.ones(n, 1, device=device)], dim=1)
-        onehot = torch.eye(k, device=device).repeat(1, r)  # (j, sample r * k + c)
-
-        def gradient(p: torch.Tensor) -> torch.Tensor:
-            return _ce_relu_grad(p @ z1.t(), onehot) @ z1
-
-    else:
-        eps = torch.randn(r, k, generator=g, device=device)  # sample (r, c)
-        # rows [mu_c, 1] and [sigma_c, 0]: [W | b] [mu_c, 1] = W mu_c + b, [W | b] [sigma_c, 0] = W sigma_c
-        ones = torch.cat([torch.ones(k, 1), torch.zeros(k, 1)]).to(device)
-        basis = torch.cat([torch.cat([mu, sigma]), ones], dim=1)  # (2k, latent + 1)
-        onehot = torch.eye(k, device=device).view(k, 1, k)
-
-        def gradient(p: torch.Tensor) -> torch.Tensor:
-            ab = p @ basis.t()  # (j, 2k)
-            pre = torch.addcmul(ab[:, None, :k], eps, ab[:, None, k:])  # (j, r, c): W_j z_rc + b_j
-            grad = _ce_relu_grad(pre, onehot)
-            # sum over samples of grad [z_rc, 1]
-            #   = sum_c (sum_r grad) [mu_c, 1] + (sum_r eps_rc grad) [sigma_c, 0]
-            return torch.cat([grad.sum(1), (grad * eps).sum(1)], dim=1) @ basis
-
-    _adam(params, gradient, config, scale=1.0 / n)
-    return UnseenClassifier(params[:, :latent].contiguous(), params[:, latent].contiguous())
-
-
-def _ce_relu_grad(pre: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
-    """d(sum of cross-entropies)/d(pre) for logits ``relu(pre)`` over dim 0 (the class):
-    ``(softmax - onehot)`` where ``pre > 0``, else 0 (ReLU's backward, one fused op)."""
-    logits = torch.relu(pre)
-    grad = torch.softmax(logits, dim=0).sub_(onehot)
-    return torch.ops.aten.threshold_backward(grad, logits, 0)
-
-
-def _adam(params: torch.Tensor, gradient, config: ClassifierConfig, scale: float) -> None:
-    """``config.steps`` steps of Adam on ``params`` in place, as torch.optim.Adam's single-tensor path
-    computes them; ``gradient(params) * scale`` is the loss gradient."""
-    beta1, beta2 = config.betas
-    m = torch.zeros_like(params)
-    v = torch.zeros_like(params)
-    for step in range(1, config.steps + 1):
-        grad = gradient(params).mul_(scale)
-        m.lerp_(grad, 1 - beta1)
-        v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-        bias1 = 1 - beta1**step
-        bias2_sqrt = math.sqrt(1 - beta2**step)
-        denom = (v.sqrt() / bias2_sqrt).add_(config.eps)
-        params.addcdiv_(m, denom, value=-config.lr / bias1)
-
-
-# --- the method skeleton every cross-aligned VAE method shares ------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class VAEMethodConfig(MethodConfig):
-    """Fields of every SynSE-family method (the subclasses set the paper's defaults).
-
-    Attributes:
-        latent_size: the (semantic) latent size ``ls``, which the text VAE shares.
-        iterations_per_epoch: None: an epoch is one shuffled pass (SA-DVAE's cycles); an int: that
-            many independent random mini-batches (the SynSE repository's "epochs").
-        per_dimension_noise: one noise draw per latent dimension instead of the code's one per
-            sample (docs/methods.md#reproduction-quirks, quirk 1), in training and in the classifier's samples.
-        classifier_samples_per_class, classifier_steps, classifier_lr: the unseen classifier's fit.
-    """
-
-    latent_size: int = 100
-    iterations_per_epoch: int | None = None
-    per_dimension_noise: bool = False
-    classifier_samples_per_class: int = 500
-    classifier_steps: int = 300
-    classifier_lr: float = 1e-3
-
-    def __post_init__(self) -> None:
-        if self.latent_size < 1 or self.batch_size < 1 or self.epochs < 0:
-            raise ValueError("latent_size and batch_size must be positive and epochs non-negative")
-        if self.iterations_per_epoch is not None and self.iterations_per_epoch < 1:
-            raise ValueError("iterations_per_epoch must be None or positive")
-
-    @property
-    def classifier(self) -> ClassifierConfig:
-        return ClassifierConfig(self.classifier_samples_per_class, self.classifier_steps, self.classifier_lr)
-
-
-def adam(params, lr: float) -> Adam:
-    """Adam at ``lr`` with torch's default betas and eps (the official optimizer), from
-    :mod:`engine.optim` (the same update without importing ``torch.optim``)."""
-    return Adam(params, lr=lr)
-
-
-#: ``(epoch, step, steps_per_epoch)``: where a batch falls in the schedule.
-Position = tuple[int, int, int]
-
-
-def batch_position(batch: dict) -> Position | None:
-    """The schedule position :func:`trainer.loop.fit` puts in every batch, or None outside the loop."""
-    if "step" not in batch:
-        return None
-    return int(batch.get("epoch", 0)), int(batch["step"]), int(batch["steps_per_epoch"])
-
-
-class VAEMethod(ZeroShotMethod):
-    """What SA-DVAE, its ablations and CADA-VAE share: the :class:`CrossAlignedVAE`, a schedule of
-    loss weights read from the batch position, the unseen classifier fitted in :meth:`prepare` and
-    scores from the skeleton's semantic posterior mean.
-
-    A subclass gives :meth:`schedule` (named factors, Python floats) and :meth:`term_weights` (the
-    weight of each of :attr:`CrossAlignedVAE.TERMS`). Outside the loop a batch has no position;
-    then :attr:`steady_position` is used: a late step of a late cycle, where every term is on.
-    """
-
-    config_cls = VAEMethodConfig
-    prepare_is_slow = True
-    #: the schedule position used for batches without one (a direct call, not through the loop)
-    steady_position: Position = (2, 1699, 1700)
-
-    def __init__(self, config: VAEMethodConfig, feature_dim: int, text_dim: int, style: int = 0) -> None:
-        super().__init__(config, feature_dim, text_dim)
-        # The official scripts seed (5) and then build the nets: the same config gives the same
-        # initial weights here too, whatever the caller's RNG state (which is left untouched).
-        with torch.random.fork_rng(devices=[]):  # the modules are built on the CPU
-            torch.default_generator.manual_seed(config.seed)
-            self.vae = self.build_vae(feature_dim, text_dim, style)
-            self.build_modules()
-        #: names of the terms a step returns (None: a term that is always 0 here, not reported)
-        self.names: tuple[str | None, ...] = tuple(
-            None if (n == "kl_style" and not style) else n for n in CrossAlignedVAE.TERMS)
-        self._text_source: torch.Tensor | None = None
-        self._text_version = -1
-        self._text: torch.Tensor | None = None
-
-    def build_vae(self, feature_dim: int, text_dim: int, style: int) -> CrossAlignedVAE:
-        """The VAE pair (built from the seeded stream, first)."""
-        return CrossAlignedVAE(feature_dim, text_dim, self.config.latent_size, style,
-                               self.config.per_dimension_noise)
-
-    def build_modules(self) -> None:
-        """Add modules beyond the VAE pair (initialised from the same seeded stream, after it)."""
-
-    # -- training ---------------------------------------------------------------------------------
-
-    def schedule(self, position: Position) -> dict[str, float]:
-        raise NotImplementedError
-
-    def term_weights(self, factors: dict[str, float]) -> list[float]:
-        raise NotImplementedError
-
-    def configure_optimizers(self) -> list[Adam]:
-        """One Adam over the four VAE nets, as every official script."""
-        return [adam(self.vae.parameters(), self.config.lr)]
-
-    def text_batch(self, batch: dict) -> torch.Tensor:
-        """The batch's class embeddings, L2-normalised per class (cached while the same tensor comes)."""
-        source = batch["class_embeddings"]
-        if source is not self._text_source or source._version != self._text_version:
-            self._text = source / torch.norm(source, dim=1, keepdim=True)
-            self._text_source, self._text_version = source, source._version
-        return self._text[batch["labels"]]
-
-    def vae_losses(self, batch: dict) -> tuple[VAEStep, dict[str, float], Position | None]:
-        """One forward pass of the VAE pair on a batch, and the schedule factors at its position."""
-        self.check_batch(batch)
-        position = batch_position(batch)
-        factors = self.schedule(position or self.steady_position)
-        return self.vae(batch["features"], self.text_batch(batch)), factors, position
-
-    def named(self, loss: torch.Tensor, terms: torch.Tensor,
-              factors: dict[str, float]) -> dict[str, torch.Tensor]:
-        """The dict a training step returns: ``loss``, each term of :attr:`names` (detached) and each
-        schedule factor."""
-        out = {"loss": loss}
-        out.update((n, v) for n, v in zip(self.names, terms.detach().unbind()) if n is not None)
-        out.update(zip(factors, torch.tensor(list(factors.values())).unbind()))
-        return out
-
-    # -- zero-shot --------------------------------------------------------------------------------
-
-    def prepare(self, class_embeddings: torch.Tensor) -> UnseenClassifier:
-        """Fit the unseen-class classifier on the text posteriors of a class set (milliseconds)."""
-        device = self.vae.text_encoder.heads.weight.device
-        mu, logvar = self.vae.text_posterior(class_embeddings.to(device, torch.float32))
-        return fit_unseen_classifier(mu, logvar, self.config.seed, self.config.classifier,
-                                     self.config.per_dimension_noise)
-
-    def scores(self, features: torch.Tensor, prepared: UnseenClassifier) -> torch.Tensor:
-        """``(N, K)``: the classifier's (ReLU'd) logits of the skeleton's semantic posterior mean
-        (computed where the method's weights are, returned on the features' device)."""
-        device = self.vae.skeleton_encoder.heads.weight.device
-        return prepared(self.vae.semantic_mu(features.to(device))).to(features.device)

@@ -16,12 +16,8 @@ import torch.nn.functional as F
 from engine.methods import create_method, load_method_config, method_config_names
 from engine.methods.cada_vae import CADAVAEConfig, cada_vae_schedule
 from engine.methods.sa_dvae import NaiveAlignmentConfig, SADVAEConfig, SADVAEFDConfig, sa_dvae_schedule
-from engine.methods.vae_blocks import (
-    ClassifierConfig,
-    code_kl,
-    fit_unseen_classifier,
-    gaussian_noise,
-)
+from engine.methods.unseen_classifier import ClassifierConfig, fit_unseen_classifier
+from engine.methods.vae_blocks import code_kl, gaussian_noise
 from tests.engine.fixtures import style_data, tiny_data, zsl_top1
 from trainer.loop import fit
 
