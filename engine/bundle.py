@@ -248,13 +248,12 @@ def save_bundle(bundle: Bundle, path: str | os.PathLike) -> str:
     from safetensors.torch import save
 
     tensors = _tensors(bundle)
-    for name in sorted(tensors):
-        t = tensors[name]
-        if t.is_floating_point() and not _finite(t):
-            # load_bundle refuses such a file; saying so now names the cause (a run that diverged)
-            # instead of leaving a model that every later load rejects
-            raise ModelFileError(path, f"not written: weights hold NaN or infinite values (first in tensor "
-                                       f"{name!r}); the training run diverged")
+    bad = _first_non_finite(tensors)
+    if bad is not None:
+        # load_bundle refuses such a file; saying so now names the cause (a run that diverged)
+        # instead of leaving a model that every later load rejects
+        raise ModelFileError(path, f"not written: weights hold NaN or infinite values (first in tensor "
+                                   f"{bad!r}); the training run diverged")
     digest = weights_digest(tensors)
     manifest = bundle.manifest()
     manifest["weights_sha256"] = digest
@@ -434,18 +433,23 @@ def _read(path: str | os.PathLike, weights: bool) -> tuple[dict[str, Any], dict[
     digest = weights_digest(tensors)
     if digest != manifest["weights_sha256"]:
         raise ModelFileError(path, "weights do not match their sha256: the file is damaged or was altered")
-    for name in sorted(tensors):
-        t = tensors[name]
-        if t.is_floating_point() and not _finite(t):
-            # a run that diverged saves NaN weights with a valid digest; they would score NaN
-            raise ModelFileError(path, f"weights hold NaN or infinite values (first in tensor {name!r})")
+    bad = _first_non_finite(tensors)
+    if bad is not None:
+        # a bundle of an older version may hold NaN weights with a valid digest; they would score NaN
+        raise ModelFileError(path, f"weights hold NaN or infinite values (first in tensor {bad!r})")
     return manifest, tensors
 
 
-def _finite(t: torch.Tensor) -> bool:
-    # numpy: torch's isfinite is many times slower on a busy CPU (thread start-up per small tensor)
-    a = t.float().numpy() if t.dtype == torch.bfloat16 else t.numpy()
-    return bool(np.isfinite(a).all())
+def _first_non_finite(tensors: dict[str, torch.Tensor]) -> str | None:
+    """The first tensor (by name) holding NaN or inf, or None."""
+    for name in sorted(tensors):
+        t = tensors[name]
+        if t.is_floating_point():
+            # numpy: torch's isfinite is many times slower on a busy CPU (thread start-up per small tensor)
+            a = t.detach().cpu().float().numpy() if t.dtype == torch.bfloat16 else t.detach().cpu().numpy()
+            if not np.isfinite(a).all():
+                return name
+    return None
 
 
 def load_bundle(path: str | os.PathLike, device: str | torch.device = "cpu") -> Bundle:

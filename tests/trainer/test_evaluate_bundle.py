@@ -76,7 +76,7 @@ def test_labels_csv_errors_and_missing_arguments(tmp_path):
 
 
 def test_missing_rows_match_files_as_the_evaluation_does(tmp_path):
-    from trainer.commands.evaluate import missing_labelled_files
+    from trainer.commands.evaluate_bundle import missing_labelled_files
 
     (tmp_path / "a").mkdir()
     for name in ("a/x.skeleton", "y.skeleton", "z.skeleton"):

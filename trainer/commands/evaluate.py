@@ -375,36 +375,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-#: how many of the label rows without a file the result names (the count covers them all)
-MISSING_SHOWN = 10
-
-
-def missing_labelled_files(files: str | Path, labels_csv: str | Path) -> tuple[list[str], int]:
-    """The label rows of ``labels_csv`` that name no file under ``files``, in the CSV's order, and how
-    many rows it has.
-
-    A file takes its label from the first of its path relative to ``files``, its name and its stem
-    that the CSV lists (as the evaluation reads it); a row no file takes its label from is missing.
-    Without this a row naming a file that is not there is simply never read, so a folder holding one
-    of ten thousand labelled files would report its one clip as the whole evaluation.
-    """
-    from trainer.commands.evaluate_bundle import read_labels
-
-    root = Path(files)
-    labels = read_labels(labels_csv)
-    if not root.is_dir():
-        return [], len(labels)  # the evaluation says so
-    csv_path = Path(labels_csv).resolve()
-    used: set[str] = set()
-    for path in root.rglob("*"):
-        if not path.is_file() or path.resolve() == csv_path:
-            continue
-        key = next((k for k in (path.relative_to(root).as_posix(), path.name, path.stem) if k in labels), None)
-        if key is not None:
-            used.add(key)
-    return [name for name in labels if name not in used], len(labels)
-
-
 def _run_bundle(args: argparse.Namespace) -> int:
     import sys
 
@@ -412,18 +382,14 @@ def _run_bundle(args: argparse.Namespace) -> int:
 
     if not (args.files and args.labels):
         raise ZsarError("evaluating a bundle needs --files DIR and --labels LABELS.csv")
-    missing, rows = missing_labelled_files(args.files, args.labels)
-    first = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
-    if missing and len(missing) == rows:
-        raise ZsarError(f"{args.labels}: none of its {rows} labelled files is under {args.files} (first: {first})")
-    if missing:
-        print(f"zsar: warning: {len(missing)} of {rows} rows of {args.labels} name no file under {args.files}, "
-              f"left out (first: {first})", file=sys.stderr)
     r = evaluate_bundle(args.bundle, args.files, args.labels, args.actions, device=args.device, plot=args.plot)
-    r["missing_count"], r["missing"] = len(missing), missing[:MISSING_SHOWN]
     text = format_text(r)
-    if missing:
-        text += f"\n  no file for {len(missing)} of {rows} label rows (first: {first})"
+    if r["missing_count"]:
+        shown = r["missing"][:3]
+        first = ", ".join(shown) + (", ..." if r["missing_count"] > len(shown) else "")
+        print(f"zsar: warning: {r['missing_count']} of {r['label_rows']} rows of {args.labels} name no file under "
+              f"{args.files}, left out (first: {first})", file=sys.stderr)
+        text += f"\n  no file for {r['missing_count']} of {r['label_rows']} label rows (first: {first})"
     print(json.dumps(r, indent=2) if args.json else text)
     return 0
 

@@ -53,9 +53,29 @@ def read_labels(path: str | Path) -> dict[str, str]:
     return labels
 
 
-def _label_of(path: Path, root: Path, labels: dict[str, str]) -> str | None:
-    rel = path.relative_to(root).as_posix()
-    return labels.get(rel) or labels.get(path.name) or labels.get(path.stem)
+#: how many of the label rows without a file a result names (the count covers them all)
+MISSING_SHOWN = 10
+
+
+def match_labelled_files(root: Path, labels: dict[str, str], labels_csv: str | Path
+                         ) -> tuple[list[tuple[Path, str]], list[str]]:
+    """Every file under ``root`` with the label row it takes (the first of its path relative to ``root``,
+    its name and its stem that the CSV lists), and the rows no file takes, in the CSV's order: without
+    them a row naming a file that is not there would simply never be read."""
+    csv_path = Path(labels_csv).resolve()
+    matched, used = [], set()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.resolve() != csv_path):
+        key = next((k for k in (path.relative_to(root).as_posix(), path.name, path.stem) if k in labels), None)
+        if key is not None:
+            matched.append((path, key))
+            used.add(key)
+    return matched, [k for k in labels if k not in used]
+
+
+def missing_labelled_files(files: str | Path, labels_csv: str | Path) -> tuple[list[str], int]:
+    """The label rows of ``labels_csv`` that name no file under ``files``, and how many rows it has."""
+    labels = read_labels(labels_csv)
+    return match_labelled_files(Path(files), labels, labels_csv)[1], len(labels)
 
 
 def evaluate_bundle(bundle_path: str | None, files: str | Path, labels_csv: str | Path,
@@ -78,13 +98,13 @@ def evaluate_bundle(bundle_path: str | None, files: str | Path, labels_csv: str 
     unknown = sorted(set(labels.values()) - set(class_set.names))
     if unknown:
         raise ZsarError(f"labels not among the actions: {', '.join(unknown[:5])}")
-    csv_path = Path(labels_csv).resolve()
-    candidates = sorted(p for p in root.rglob("*") if p.is_file() and p.resolve() != csv_path)
+    matched, missing = match_labelled_files(root, labels, labels_csv)
+    if not matched:
+        first = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+        raise ZsarError(f"{labels_csv}: none of its {len(labels)} labelled files is under {root} (first: {first})")
     clips, truth, names, failed = [], [], [], []
-    for path in candidates:
-        label = _label_of(path, root, labels)
-        if label is None:
-            continue
+    for path, key in matched:
+        label = labels[key]
         try:
             for seq in open_skeleton_file(path):
                 clips.append(seq.joints)
@@ -120,6 +140,7 @@ def evaluate_bundle(bundle_path: str | None, files: str | Path, labels_csv: str 
         "per_class": per_class,
         "confusions": [{"true": t, "predicted": p, "clips": n} for (t, p), n in confusions.most_common(10)],
         "failed": failed, "failed_count": len(failed),
+        "label_rows": len(labels), "missing_count": len(missing), "missing": missing[:MISSING_SHOWN],
         "confusion_matrix": {"classes": list(class_set.names), "matrix": matrix.tolist()},
         "seconds": {"read": round(read_s, 2), "total": round(time.perf_counter() - t0, 2)},
     }
