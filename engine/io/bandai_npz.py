@@ -38,8 +38,8 @@ from engine.io.base import (
     register_format,
     require_file,
 )
-from engine.io.ctrgcn_npz import load_npy_member, npy_member_header, refuse_objects
 from engine.io.names import label_fields, label_from_name
+from engine.io.npz_members import load_npy_member, npy_member_header, refuse_objects
 from engine.skeleton.layouts import BANDAI22_JOINTS, BANDAI22_PARENTS, to_ntu25
 from engine.types import SkeletonSequence
 

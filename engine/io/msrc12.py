@@ -57,7 +57,7 @@ from engine.io.base import (
     require_file,
     text_lines,
 )
-from engine.io.ctrgcn_npz import load_npy_member, npy_member_header
+from engine.io.npz_members import load_npy_member, npy_member_header
 from engine.io.ntu_skeleton import decode_ascii, first_non_finite, parse_number_rows, read_bytes
 from engine.skeleton.layouts import to_ntu25
 from engine.types import SkeletonSequence
